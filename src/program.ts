@@ -1,0 +1,86 @@
+// One compute program per kernel variant, in the manner of onnxruntime-web: a composed source, a cache key that
+// names everything the source depends on, and a pipeline whose layout comes from reflection. Programs are
+// cached per device, so a shape class compiles once.
+import { reflectShader, type BindingInfo, type UniformLayout, packUniform } from './compose.js';
+
+export interface Program {
+  key: string;
+  pipeline: GPUComputePipeline;
+  layout: GPUBindGroupLayout;
+  bindings: BindingInfo[];
+  uniforms: UniformLayout[];
+}
+
+const programCache = new WeakMap<GPUDevice, Map<string, Promise<Program>>>();
+
+/** The cached program for `key`, compiling `source()` the first time. A compile error rejects, naming the key. */
+export function getProgram(device: GPUDevice, key: string, source: () => string): Promise<Program> {
+  let programs = programCache.get(device);
+  if (!programs) {
+    programs = new Map();
+    programCache.set(device, programs);
+  }
+  let program = programs.get(key);
+  if (!program) {
+    program = compileProgram(device, key, source());
+    programs.set(key, program);
+    program.catch(() => programs.delete(key)); // a failed compile is not cached
+  }
+  return program;
+}
+
+async function compileProgram(device: GPUDevice, key: string, code: string): Promise<Program> {
+  const { bindings, uniforms } = reflectShader(code);
+  const layout = device.createBindGroupLayout({
+    label: key,
+    entries: bindings.map((b) => ({
+      binding: b.binding,
+      visibility: GPUShaderStage.COMPUTE,
+      buffer: { type: b.kind },
+    })),
+  });
+  const module = device.createShaderModule({ label: key, code });
+  let pipeline: GPUComputePipeline;
+  try {
+    pipeline = await device.createComputePipelineAsync({
+      label: key,
+      layout: device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }),
+      compute: { module, entryPoint: 'main' },
+    });
+  } catch (error) {
+    const info = await module.getCompilationInfo();
+    const messages = info.messages.map((m) => `${m.type} ${m.lineNum}:${m.linePos} ${m.message}`).join('\n');
+    throw new Error(`aaren-webgpu: pipeline ${key} failed: ${(error as Error).message}\n${messages}`);
+  }
+  return { key, pipeline, layout, bindings, uniforms };
+}
+
+/** Binds buffers by their WGSL names; a missing, unknown, too small or wrongly flagged buffer throws. */
+export function createBindGroup(device: GPUDevice, program: Program, buffers: Record<string, GPUBuffer>): GPUBindGroup {
+  for (const name of Object.keys(buffers)) {
+    if (!program.bindings.some((b) => b.name === name)) throw new Error(`program ${program.key} has no binding ${name}`);
+  }
+  const entries = program.bindings.map((binding) => {
+    const buffer = buffers[binding.name];
+    if (!buffer) throw new Error(`program ${program.key}: binding ${binding.name} was not given`);
+    const usage = binding.kind === 'uniform' ? GPUBufferUsage.UNIFORM : GPUBufferUsage.STORAGE;
+    if ((buffer.usage & usage) === 0) {
+      throw new TypeError(`${binding.name}: buffer needs ${binding.kind === 'uniform' ? 'UNIFORM' : 'STORAGE'} usage`);
+    }
+    if (buffer.size < binding.minBytes) {
+      throw new RangeError(`${binding.name}: buffer of ${buffer.size} bytes is smaller than ${binding.minBytes}`);
+    }
+    return { binding: binding.binding, resource: { buffer } };
+  });
+  return device.createBindGroup({ label: program.key, layout: program.layout, entries });
+}
+
+/** A uniform buffer holding `values` for the program's only uniform. */
+export function createUniformBuffer(device: GPUDevice, program: Program, values: Record<string, number>): GPUBuffer {
+  const [layout] = program.uniforms;
+  if (!layout || program.uniforms.length !== 1) throw new Error(`program ${program.key} must have exactly one uniform`);
+  const data = packUniform(layout, values);
+  const buffer = device.createBuffer({ label: `${program.key} ${layout.name}`, size: data.byteLength, usage: GPUBufferUsage.UNIFORM | GPUBufferUsage.COPY_DST });
+  device.queue.writeBuffer(buffer, 0, data);
+  return buffer;
+}

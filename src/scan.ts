@@ -1,0 +1,388 @@
+// The log-sum-exp prefix scan (attention of one query over every prefix), as a GPU-resident program and as a
+// typed-array call. Two schedules share the kernels:
+//  - sequential: one workgroup per (sequence, channel block) walks all tiles in order, carry kept in the
+//    workgroup (chunk_scan with one chunk). One read and one write of each element; best when the sequences
+//    alone fill the device, and on CPU adapters such as SwiftShader.
+//  - parallel: reduce-then-scan. Each sequence is cut into chunks of whole tiles; chunk_reduce writes each
+//    chunk's total, the totals are scanned by the same scheme one level up (recursing while they are many),
+//    and chunk_scan rescans each chunk from its carry. Best for few long sequences on a many-core GPU.
+// Neither waits on another workgroup, so both terminate without forward-progress guarantees.
+import { composeShader, forBuffer } from './compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
+import { wgsl } from './shader-sources.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
+import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
+import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+
+export type ScanSchedule = 'sequential' | 'parallel';
+
+export interface ScanShape {
+  batch: number;
+  length: number;
+  headDim: number;
+}
+
+export interface PrefixScanOptions {
+  /** 'all' (many-to-many, default): o for every position, [batch, length, headDim]. 'last' (many-to-one): o of the
+   * last position, [batch, headDim], and the final state. */
+  outputs?: 'all' | 'last';
+  /** 'auto' (default) picks by adapter and shape; the others force a schedule (tests exercise both). */
+  schedule?: 'auto' | ScanSchedule;
+  /** Parallel schedule: tiles per chunk at every level (default: enough chunks to fill the device). */
+  tilesPerChunk?: number;
+  /** Parallel schedule: how many workgroups make the device busy (default 1024). */
+  targetWorkgroups?: number;
+}
+
+/** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts as in the README. */
+export interface PrefixScanBuffers {
+  scores: GPUBuffer;
+  values: GPUBuffer;
+  output: GPUBuffer;
+  /** Continue from this state (batch states, see src/state.ts); omitted: start empty. */
+  initialState?: GPUBuffer;
+  /** Receives the state after the last token. */
+  finalState?: GPUBuffer;
+}
+
+/** How a head dimension maps onto workgroups: vec4 lanes per invocation, channel blocks, tile size. */
+export interface KernelConfig {
+  lanes: number;
+  blocks: number;
+  tile: number;
+}
+
+const MAX_LANES = 4;
+const MAX_TILE = 256;
+
+export function kernelConfig(limits: GPUSupportedLimits, headDim: number): KernelConfig {
+  const vec4s = Math.ceil(headDim / 4);
+  const blocks = Math.ceil(vec4s / MAX_LANES);
+  const lanes = Math.ceil(vec4s / blocks);
+  const lseBytes = 16 + 16 * lanes; // struct Lse { m, u, w: array<vec4<f32>, LANES> } with vec4 alignment
+  let tile = MAX_TILE;
+  while (tile > 2 && (tile * lseBytes > limits.maxComputeWorkgroupStorageSize || tile / 2 > limits.maxComputeInvocationsPerWorkgroup)) tile /= 2;
+  return { lanes, blocks, tile };
+}
+
+/** CPU implementations of WebGPU (SwiftShader, WARP, lavapipe) run best with one workgroup per sequence. */
+export function isCpuAdapter(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (!info) return false;
+  const text = `${info.vendor} ${info.architecture} ${info.description}`.toLowerCase();
+  return (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
+}
+
+type Source = 'tokens' | GPUBuffer; // tokens: scores + values; a buffer: states of the level below
+type Sink = 'outputs' | GPUBuffer;
+type Slot = 'scores' | 'values' | 'output' | 'initialState' | 'finalState';
+type BufferRef = GPUBuffer | Slot;
+
+interface Step {
+  program: Program;
+  params: Record<string, number>;
+  buffers: Record<string, BufferRef>;
+  workgroups: [number, number, number];
+  /** Uniform buffers by (initial state given, final state given), made when first needed. */
+  uniforms: Map<string, GPUBuffer>;
+}
+
+function scanKey(config: KernelConfig, kernel: string, source: Source, sink?: Sink): string {
+  const from = source === 'tokens' ? 'tokens' : 'states';
+  const to = sink === undefined ? '' : sink === 'outputs' ? '>outputs' : '>states';
+  return `aaren/${kernel}/${from}${to}/lanes${config.lanes}/tile${config.tile}`;
+}
+
+function sourceParts(source: Source): string[] {
+  return source === 'tokens' ? [wgsl.loadTokens] : [forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates];
+}
+
+function sinkParts(sink: Sink): string[] {
+  return sink === 'outputs' ? [wgsl.storeOutputs] : [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
+}
+
+const common = [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams];
+
+export class PrefixScan {
+  readonly schedule: ScanSchedule;
+  private destroyed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly shape: Readonly<ScanShape>,
+    readonly outputs: 'all' | 'last',
+    readonly config: KernelConfig,
+    schedule: ScanSchedule,
+    private readonly steps: Step[],
+    private readonly owned: GPUBuffer[],
+    private readonly unused: { initialState: GPUBuffer; finalState: GPUBuffer },
+  ) {
+    this.schedule = schedule;
+  }
+
+  /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
+  static async create(device: GPUDevice, shape: ScanShape, options: PrefixScanOptions = {}): Promise<PrefixScan> {
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    checkInteger('shape.batch', shape.batch, 0, maxGroups);
+    checkInteger('shape.length', shape.length, 0);
+    checkInteger('shape.headDim', shape.headDim, 1, 4 * MAX_LANES * maxGroups);
+    const outputs = options.outputs ?? 'all';
+    if (outputs !== 'all' && outputs !== 'last') throw new RangeError(`options.outputs must be 'all' or 'last', got ${String(outputs)}`);
+    const requested = options.schedule ?? 'auto';
+    if (!['auto', 'sequential', 'parallel'].includes(requested)) throw new RangeError(`options.schedule must be 'auto', 'sequential' or 'parallel', got ${String(requested)}`);
+    if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
+    const targetWorkgroups = options.targetWorkgroups === undefined ? 1024 : checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
+
+    const config = kernelConfig(device.limits, shape.headDim);
+    const sequences = shape.batch * config.blocks;
+    const schedule: ScanSchedule =
+      requested !== 'auto' ? requested : isCpuAdapter(device) || sequences >= targetWorkgroups ? 'sequential' : 'parallel';
+
+    // Stand-ins for bindings a dispatch does not use: one read-only, one written (a buffer may not be both in one dispatch).
+    const unused = {
+      initialState: device.createBuffer({ label: 'aaren unused read binding', size: 16, usage: GPUBufferUsage.STORAGE }),
+      finalState: device.createBuffer({ label: 'aaren unused write binding', size: 16, usage: GPUBufferUsage.STORAGE }),
+    };
+    const owned: GPUBuffer[] = [unused.initialState, unused.finalState];
+    const steps: Step[] = [];
+    const scratchStates = (count: number) => {
+      const buffer = createStorageBuffer(device, stateBytes(shape.batch * count, shape.headDim), 'aaren chunk states');
+      owned.push(buffer);
+      return buffer;
+    };
+
+    /** How a level of `count` elements is cut: [chunks, tilesPerChunk]. */
+    const chunking = (count: number): [number, number] => {
+      const tiles = Math.max(1, Math.ceil(count / config.tile));
+      if (schedule === 'sequential') return [1, tiles];
+      let perChunk = options.tilesPerChunk ?? Math.ceil(tiles / Math.max(1, Math.floor(targetWorkgroups / sequences)));
+      perChunk = Math.max(perChunk, Math.ceil(tiles / maxGroups));
+      return [Math.ceil(tiles / perChunk), perChunk];
+    };
+    const params = (count: number, chunks: number, tilesPerChunk: number) => ({
+      batch: shape.batch, count, head_dim: shape.headDim, tiles_per_chunk: tilesPerChunk, chunks, has_carry: 0, write_final: 0,
+    });
+    const addStep = async (program: Promise<Program>, values: Record<string, number>, buffers: Record<string, BufferRef>, workgroups: [number, number, number]) => {
+      const step: Step = { program: await program, params: values, buffers, workgroups, uniforms: new Map() };
+      steps.push(step);
+      return step;
+    };
+    const sourceBuffers = (source: Source): Record<string, BufferRef> =>
+      source === 'tokens' ? { scores: 'scores', values: 'values' } : { in_states: source };
+
+    const reduceChunks = async (source: Source, count: number, chunks: number, tilesPerChunk: number) => {
+      const totals = scratchStates(chunks);
+      const program = getProgram(device, scanKey(config, 'chunk_reduce', source), () =>
+        composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
+          ...common, ...sourceParts(source), ...sinkParts(totals), wgsl.chunkReduce,
+        ]));
+      await addStep(program, params(count, chunks, tilesPerChunk), { ...sourceBuffers(source), out_states: totals }, [chunks, config.blocks, shape.batch]);
+      return totals;
+    };
+
+    // Scans `count` elements of each sequence into `sink`, starting from `carry` when given.
+    const scanLevel = async (source: Source, count: number, sink: Sink, carry: 'initialState' | null, isTop: boolean): Promise<void> => {
+      const [chunks, tilesPerChunk] = chunking(count);
+      let carries: BufferRef | null = carry;
+      if (chunks > 1) {
+        const totals = await reduceChunks(source, count, chunks, tilesPerChunk);
+        carries = scratchStates(chunks);
+        await scanLevel(totals, chunks, carries, carry, false);
+      }
+      const program = getProgram(device, scanKey(config, 'chunk_scan', source, sink), () =>
+        composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
+          ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'), wgsl.workgroupScan,
+          ...sourceParts(source), ...sinkParts(sink), wgsl.chunkScan,
+        ]));
+      const values = params(count, chunks, tilesPerChunk);
+      if (carries !== null && carries !== 'initialState') values.has_carry = 1;
+      const outputBinding = sink === 'outputs' ? { outputs: 'output' as const } : { out_states: sink };
+      await addStep(program, values, {
+        ...sourceBuffers(source), carry_in: carries ?? unused.initialState, final_state: isTop ? 'finalState' : unused.finalState, ...outputBinding,
+      }, [chunks, config.blocks, shape.batch]);
+    };
+
+    // Many-to-one: reduce until one state per sequence, then finish_state.
+    const reduceAll = async (source: Source, count: number): Promise<GPUBuffer> => {
+      const [chunks, tilesPerChunk] = chunking(count);
+      const totals = await reduceChunks(source, count, chunks, tilesPerChunk);
+      return chunks === 1 ? totals : reduceAll(totals, chunks);
+    };
+
+    if (shape.batch > 0 && shape.length > 0) {
+      if (outputs === 'all') {
+        await scanLevel('tokens', shape.length, 'outputs', 'initialState', true);
+      } else {
+        const totals = await reduceAll('tokens', shape.length);
+        const program = getProgram(device, `aaren/finish_state/lanes${config.lanes}`, () =>
+          composeShader({ LANES: config.lanes }, [
+            ...common, forBuffer(wgsl.stateLoad, 'in_states'), forBuffer(wgsl.stateLoad, 'carry_in'),
+            forBuffer(wgsl.stateStore, 'final_state'), wgsl.storeOutputs, wgsl.finishState,
+          ]));
+        await addStep(program, params(1, 1, 1), { in_states: totals, carry_in: 'initialState', final_state: 'finalState', outputs: 'output' },
+          [Math.ceil(shape.batch / 64), config.blocks, 1]);
+      }
+    }
+    return new PrefixScan(device, { ...shape }, outputs, config, schedule, steps, owned, unused);
+  }
+
+  /** Floats of `output`: batch * length * headDim ('all') or batch * headDim ('last'). */
+  get outputFloats(): number {
+    const { batch, length, headDim } = this.shape;
+    return this.outputs === 'all' ? batch * length * headDim : batch * headDim;
+  }
+
+  /** Bytes of a state buffer for this batch (initialState, finalState). */
+  get stateBytes(): number {
+    return stateBytes(this.shape.batch, this.shape.headDim);
+  }
+
+  /**
+   * Records the scan into the caller's encoder (one compute pass; no submit, no readback). Buffer contents are
+   * read when the commands run. NaN or +Infinity in scores or values propagate to the outputs of their
+   * sequence from that position on; -Infinity scores are masked tokens.
+   */
+  encode(encoder: GPUCommandEncoder, buffers: PrefixScanBuffers): void {
+    if (this.destroyed) throw new Error('PrefixScan.encode: this PrefixScan was destroyed');
+    const { batch, length, headDim } = this.shape;
+    const resolved: Partial<Record<Slot, GPUBuffer>> = {
+      scores: checkStorageBuffer('buffers.scores', buffers.scores, batch * length * 4),
+      values: checkStorageBuffer('buffers.values', buffers.values, batch * length * headDim * 4),
+      output: checkStorageBuffer('buffers.output', buffers.output, this.outputFloats * 4),
+    };
+    if (buffers.initialState !== undefined) resolved.initialState = checkStorageBuffer('buffers.initialState', buffers.initialState, this.stateBytes);
+    if (buffers.finalState !== undefined) resolved.finalState = checkStorageBuffer('buffers.finalState', buffers.finalState, this.stateBytes);
+    if (this.outputs === 'last' && !resolved.finalState) {
+      throw new TypeError("buffers.finalState is required when outputs is 'last' (it receives the final state)");
+    }
+    if (this.steps.length === 0) return;
+
+    const pass = encoder.beginComputePass({ label: 'aaren prefix scan' });
+    for (const step of this.steps) {
+      const hasInitial = Object.values(step.buffers).includes('initialState') && resolved.initialState !== undefined;
+      const hasFinal = Object.values(step.buffers).includes('finalState') && resolved.finalState !== undefined;
+      const bound: Record<string, GPUBuffer> = {};
+      for (const [name, ref] of Object.entries(step.buffers)) bound[name] = typeof ref !== 'string' ? ref : resolved[ref] ?? this.unused[ref as keyof typeof this.unused];
+      bound.params = this.uniformFor(step, hasInitial, hasFinal);
+      pass.setPipeline(step.program.pipeline);
+      pass.setBindGroup(0, createBindGroup(this.device, step.program, bound));
+      pass.dispatchWorkgroups(...step.workgroups);
+    }
+    pass.end();
+  }
+
+  private uniformFor(step: Step, hasInitial: boolean, hasFinal: boolean): GPUBuffer {
+    const key = `${hasInitial}/${hasFinal}`;
+    let buffer = step.uniforms.get(key);
+    if (!buffer) {
+      const values = { ...step.params };
+      if (hasInitial) values.has_carry = 1;
+      if (hasFinal) values.write_final = 1;
+      buffer = createUniformBuffer(this.device, step.program, values);
+      step.uniforms.set(key, buffer);
+    }
+    return buffer;
+  }
+
+  /** Releases the scratch and uniform buffers; pipelines stay cached for the device. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const buffer of this.owned) buffer.destroy();
+    for (const step of this.steps) for (const buffer of step.uniforms.values()) buffer.destroy();
+  }
+}
+
+export interface PrefixAttentionInput extends ScanShape {
+  /** [batch, length]; -Infinity marks a masked token. */
+  scores: Float32Array;
+  /** [batch, length, headDim], row-major. */
+  values: Float32Array;
+}
+
+export interface PrefixAttentionOptions extends Omit<PrefixScanOptions, 'outputs'> {
+  /** Continue from this state (e.g. the state returned by prefixAttentionLast for earlier tokens). */
+  initialState?: ScanState;
+}
+
+function checkInput(input: PrefixAttentionInput, initialState?: ScanState): void {
+  if (typeof input !== 'object' || input === null) throw new TypeError('input must be an object { scores, values, batch, length, headDim }');
+  const batch = checkInteger('input.batch', input.batch, 0);
+  const length = checkInteger('input.length', input.length, 0);
+  const headDim = checkInteger('input.headDim', input.headDim, 1);
+  checkFloat32Array('input.scores', input.scores, batch * length, `batch ${batch} x length ${length}`);
+  checkFloat32Array('input.values', input.values, batch * length * headDim, `batch ${batch} x length ${length} x headDim ${headDim}`);
+  checkFinite('input.scores', input.scores, true);
+  checkFinite('input.values', input.values);
+  if (initialState !== undefined) {
+    if (initialState.batch !== batch || initialState.headDim !== headDim) {
+      throw new RangeError(`options.initialState is for batch ${initialState.batch} x headDim ${initialState.headDim}, the input is batch ${batch} x headDim ${headDim}`);
+    }
+    checkFloat32Array('options.initialState.m', initialState.m, batch, 'batch');
+    checkFloat32Array('options.initialState.u', initialState.u, batch, 'batch');
+    checkFloat32Array('options.initialState.w', initialState.w, batch * headDim, 'batch x headDim');
+  }
+}
+
+/** Runs one PrefixScan over host arrays: uploads, encodes, reads back, and releases every buffer it made. */
+async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions, outputs: 'all' | 'last') {
+  const { initialState, ...scanOptions } = options;
+  const scan = await PrefixScan.create(device, input, { ...scanOptions, outputs });
+  const made: GPUBuffer[] = [];
+  const track = (buffer: GPUBuffer) => (made.push(buffer), buffer);
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  try {
+    const output = track(createStorageBuffer(device, scan.outputFloats * 4, 'aaren output'));
+    const finalState = track(createStorageBuffer(device, scan.stateBytes, 'aaren final state'));
+    const encoder = device.createCommandEncoder({ label: 'aaren prefixAttention' });
+    scan.encode(encoder, {
+      scores: track(uploadFloat32(device, input.scores, 'aaren scores')),
+      values: track(uploadFloat32(device, input.values, 'aaren values')),
+      output,
+      finalState,
+      initialState: initialState && track(uploadFloat32(device, packState(initialState), 'aaren initial state')),
+    });
+    const stateFloats = scan.stateBytes / 4;
+    const [out, state] = await submitAndRead(device, encoder, [{ buffer: output, floats: scan.outputFloats }, { buffer: finalState, floats: stateFloats }]);
+    return { output: out!, packedState: state! };
+  } finally {
+    const validation = await device.popErrorScope();
+    const memory = await device.popErrorScope();
+    scan.destroy();
+    for (const buffer of made) buffer.destroy();
+    const gpuError = validation ?? memory;
+    // eslint-disable-next-line no-unsafe-finally
+    if (gpuError) throw new Error(`aaren-webgpu: WebGPU error during prefixAttention: ${gpuError.message}`);
+  }
+}
+
+/**
+ * Many-to-many attention over every prefix: o[b,k,:] = sum_{i<=k} exp(s[b,i]) v[b,i,:] / sum_{i<=k} exp(s[b,i]).
+ * -Infinity scores are masked tokens; a position with no unmasked token at or before it outputs 0.
+ * Returns [batch, length, headDim].
+ */
+export async function prefixAttention(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions = {}): Promise<Float32Array> {
+  checkInput(input, options.initialState);
+  if (input.batch * input.length === 0) return new Float32Array(0);
+  return (await runScan(device, input, options, 'all')).output;
+}
+
+/**
+ * Many-to-one: the output of the last position ([batch, headDim]) and the state after the last token, from
+ * which a later call (options.initialState) continues the recurrence.
+ */
+export async function prefixAttentionLast(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions = {}): Promise<{ output: Float32Array; state: ScanState }> {
+  checkInput(input, options.initialState);
+  const { batch, headDim } = input;
+  if (batch * input.length === 0) {
+    const state = options.initialState ?? emptyState(batch, headDim);
+    const output = new Float32Array(batch * headDim);
+    for (let b = 0; b < batch; b++) {
+      for (let c = 0; c < headDim; c++) output[b * headDim + c] = state.u[b]! > 0 ? state.w[b * headDim + c]! / state.u[b]! : 0;
+    }
+    return { output, state: { ...state, m: state.m.slice(), u: state.u.slice(), w: state.w.slice() } };
+  }
+  const { output, packedState } = await runScan(device, input, options, 'last');
+  return { output, state: unpackState(packedState, batch, headDim) };
+}

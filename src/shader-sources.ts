@@ -1,0 +1,30 @@
+// Every WGSL source of the package, as text. Kernels are composed from these on the host (src/compose.ts).
+import lseCombine from '../shaders/lse_combine.wgsl?raw';
+import stateLayout from '../shaders/state_layout.wgsl?raw';
+import stateLoad from '../shaders/state_load.wgsl?raw';
+import stateStore from '../shaders/state_store.wgsl?raw';
+import scanParams from '../shaders/scan_params.wgsl?raw';
+import loadTokens from '../shaders/load_tokens.wgsl?raw';
+import loadStates from '../shaders/load_states.wgsl?raw';
+import storeOutputs from '../shaders/store_outputs.wgsl?raw';
+import storeStates from '../shaders/store_states.wgsl?raw';
+import workgroupScan from '../shaders/workgroup_scan.wgsl?raw';
+import chunkScan from '../shaders/chunk_scan.wgsl?raw';
+import chunkReduce from '../shaders/chunk_reduce.wgsl?raw';
+import finishState from '../shaders/finish_state.wgsl?raw';
+
+export const wgsl = {
+  lseCombine,
+  stateLayout,
+  stateLoad,
+  stateStore,
+  scanParams,
+  loadTokens,
+  loadStates,
+  storeOutputs,
+  storeStates,
+  workgroupScan,
+  chunkScan,
+  chunkReduce,
+  finishState,
+} as const;

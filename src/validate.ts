@@ -1,0 +1,50 @@
+// Argument checks shared by every public entry point. Each runs before any GPU work and names the argument,
+// what was expected and what was given.
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (ArrayBuffer.isView(value)) return `${value.constructor.name}(${(value as unknown as ArrayLike<number>).length})`;
+  if (typeof value === 'object') return value.constructor?.name ?? 'object';
+  return `${typeof value} ${String(value)}`;
+}
+
+/** An integer in [min, max]. */
+export function checkInteger(name: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  if (typeof value !== 'number' || !Number.isInteger(value)) {
+    throw new TypeError(`${name} must be an integer, got ${describe(value)}`);
+  }
+  if (value < min || value > max) {
+    throw new RangeError(`${name} must be in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+/** A Float32Array of exactly `length` elements. */
+export function checkFloat32Array(name: string, value: unknown, length: number, expected: string): Float32Array {
+  if (!(value instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array, got ${describe(value)}`);
+  if (value.length !== length) {
+    throw new RangeError(`${name} must have ${length} elements (${expected}), got ${value.length}`);
+  }
+  return value;
+}
+
+/** Rejects NaN and +-Infinity (or only NaN and +Infinity where -Infinity means a masked token). */
+export function checkFinite(name: string, values: Float32Array, allowNegativeInfinity = false): void {
+  for (let i = 0; i < values.length; i++) {
+    const x = values[i]!;
+    if (x - x !== 0 && !(allowNegativeInfinity && x === -Infinity)) {
+      throw new RangeError(`${name}[${i}] is ${x}; ${allowNegativeInfinity ? 'only finite values and -Infinity (masked) are allowed' : 'values must be finite'}`);
+    }
+  }
+}
+
+/** A GPUBuffer with STORAGE usage and at least `bytes` bytes. */
+export function checkStorageBuffer(name: string, value: unknown, bytes: number): GPUBuffer {
+  const buffer = value as GPUBuffer;
+  if (typeof value !== 'object' || value === null || typeof buffer.usage !== 'number' || typeof buffer.size !== 'number') {
+    throw new TypeError(`${name} must be a GPUBuffer, got ${describe(value)}`);
+  }
+  if ((buffer.usage & GPUBufferUsage.STORAGE) === 0) throw new TypeError(`${name} must have GPUBufferUsage.STORAGE`);
+  if (buffer.size < bytes) throw new RangeError(`${name} must hold at least ${bytes} bytes, got ${buffer.size}`);
+  return buffer;
+}
