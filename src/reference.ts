@@ -74,9 +74,9 @@ export function referenceQuadratic(input: ReferenceInput): Float64Array {
       for (let i = 0; i <= k; i++) {
         const weight = Math.exp(scores[b * length + i]! - max);
         denominator += weight;
-        for (let c = 0; c < headDim; c++) out[c] += weight * values[(b * length + i) * headDim + c]!;
+        for (let c = 0; c < headDim; c++) out[c] = out[c]! + weight * values[(b * length + i) * headDim + c]!;
       }
-      for (let c = 0; c < headDim; c++) out[c] /= denominator;
+      for (let c = 0; c < headDim; c++) out[c] = out[c]! / denominator;
     }
   }
   return outputs;

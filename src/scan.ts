@@ -196,7 +196,7 @@ export class PrefixScan {
         ]));
       const values = params(count, chunks, tilesPerChunk);
       if (carries !== null && carries !== 'initialState') values.has_carry = 1;
-      const outputBinding = sink === 'outputs' ? { outputs: 'output' as const } : { out_states: sink };
+      const outputBinding: Record<string, BufferRef> = sink === 'outputs' ? { outputs: 'output' } : { out_states: sink };
       await addStep(program, values, {
         ...sourceBuffers(source), carry_in: carries ?? unused.initialState, final_state: isTop ? 'finalState' : unused.finalState, ...outputBinding,
       }, [chunks, config.blocks, shape.batch]);

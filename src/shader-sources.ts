@@ -12,6 +12,13 @@ import workgroupScan from '../shaders/workgroup_scan.wgsl?raw';
 import chunkScan from '../shaders/chunk_scan.wgsl?raw';
 import chunkReduce from '../shaders/chunk_reduce.wgsl?raw';
 import finishState from '../shaders/finish_state.wgsl?raw';
+import loadProjected from '../shaders/load_projected.wgsl?raw';
+import matmul from '../shaders/matmul.wgsl?raw';
+import matmulParams from '../shaders/matmul_params.wgsl?raw';
+import matmulLoadRows from '../shaders/matmul_load_rows.wgsl?raw';
+import matmulLoadHeads from '../shaders/matmul_load_heads.wgsl?raw';
+import gelu from '../shaders/gelu.wgsl?raw';
+import layerNorm from '../shaders/layer_norm.wgsl?raw';
 
 export const wgsl = {
   lseCombine,
@@ -27,4 +34,11 @@ export const wgsl = {
   chunkScan,
   chunkReduce,
   finishState,
+  loadProjected,
+  matmul,
+  matmulParams,
+  matmulLoadRows,
+  matmulLoadHeads,
+  gelu,
+  layerNorm,
 } as const;
