@@ -56,9 +56,11 @@ export function scanCases(tile: number): ScanCase[] {
     c('workgroup-scan', 2, tile, 64, 'masked-runs', 'sequential'),
     // Several tiles per sequence, on both schedules; tilesPerChunk 1 makes the parallel scan recurse.
     ...[tile + 1, 1000, 10007].flatMap((n) => [
+      c('cross-workgroup-scan', 2, n, 5, 'normal30', 'recurrent'),
       c('cross-workgroup-scan', 2, n, 5, 'normal30', 'sequential', { quick: n === 1000 }),
       c('cross-workgroup-scan', 2, n, 5, 'normal30', 'parallel', { tilesPerChunk: 1, quick: n === 1000 }),
     ]),
+    c('cross-workgroup-scan', 1, 1 << 20, 1, 'normal1', 'recurrent', { quick: true }),
     c('cross-workgroup-scan', 1, 1 << 20, 1, 'normal1', 'sequential', { quick: true }),
     c('cross-workgroup-scan', 1, 1 << 20, 1, 'normal1', 'parallel', { quick: true }),
     c('cross-workgroup-scan', 1, 1 << 20, 1, 'masked-runs', 'parallel', { tilesPerChunk: 1 }),
@@ -66,16 +68,20 @@ export function scanCases(tile: number): ScanCase[] {
     // Many-to-many over head sizes, batches and score patterns.
     ...[1, 3, 4, 17, 64, 128, 256].map((d) => c('many-to-many', 2, 333, d, 'normal1', 'sequential', { quick: d === 17 || d === 256 })),
     ...[1, 3, 17, 256].map((d) => c('many-to-many', 2, 333, d, 'normal30', 'parallel', { tilesPerChunk: 1 })),
+    ...[1, 3, 17, 256].map((d) => c('many-to-many', 2, 333, d, 'normal30', 'recurrent')),
     c('many-to-many', 64, 256, 128, 'normal1', 'auto', { quick: true }),
     c('many-to-many', 64, 256, 128, 'normal1', 'parallel', { tilesPerChunk: 1 }),
+    c('many-to-many', 64, 256, 128, 'normal1', 'sequential'),
     ...(['normal30', 'rising', 'falling', 'masked-runs', 'masked-prefix', 'huge'] as const).flatMap((p) => [
       c('many-to-many', 5, 700, 8, p, 'sequential', { magnitude: 1e4, quick: p === 'masked-prefix' || p === 'huge' }),
       c('many-to-many', 5, 700, 8, p, 'parallel', { magnitude: 1e4, tilesPerChunk: 1, quick: p === 'huge' }),
+      c('many-to-many', 5, 700, 8, p, 'recurrent', { magnitude: 1e4, quick: p === 'masked-runs' }),
     ]),
     // Many-to-one, and its state continued by a second call.
     ...(['normal1', 'masked-prefix', 'huge'] as const).map((p) => c('many-to-one', 6, 1500, 12, p, 'sequential', { magnitude: 100, quick: p === 'huge' })),
     c('many-to-one', 6, 1500, 12, 'normal30', 'parallel', { magnitude: 100, tilesPerChunk: 1, quick: true }),
     c('many-to-one', 2, 70000, 64, 'falling', 'auto'),
+    c('many-to-one', 3, 2000, 40, 'masked-runs', 'recurrent', { magnitude: 100, quick: true }),
   ];
 }
 

@@ -38,10 +38,13 @@ fn finite_max(x: f32) -> f32 {
 }
 
 fn lse_combine(a: Lse, b: Lse) -> Lse {
-  let m = max(a.m, b.m);
-  // Both exponents are <= 0, so nothing overflows; both states finite, so nothing is NaN.
-  let scale_a = exp(a.m - m);
-  let scale_b = exp(b.m - m);
+  // The state with the larger m keeps scale 1 and the other gets exp(-|mA - mB|): one exp per combine, an
+  // exponent <= 0 (nothing overflows), and finite m on both sides (nothing is NaN).
+  let a_leads = a.m >= b.m;
+  let m = select(b.m, a.m, a_leads);
+  let decay = exp(-abs(a.m - b.m));
+  let scale_a = select(decay, 1.0, a_leads);
+  let scale_b = select(1.0, decay, a_leads);
   var r: Lse;
   r.m = m;
   r.u = a.u * scale_a + b.u * scale_b;

@@ -1,8 +1,10 @@
 // The log-sum-exp prefix scan (attention of one query over every prefix), as a GPU-resident program and as a
-// typed-array call. Two schedules share the kernels:
+// typed-array call. Three schedules share the element sources and sinks:
+//  - recurrent: each invocation walks the tokens of one (sequence, channel block) with the state in registers
+//    (recurrent_scan). No barriers and no workgroup memory: the fastest on CPU adapters such as SwiftShader.
 //  - sequential: one workgroup per (sequence, channel block) walks all tiles in order, carry kept in the
-//    workgroup (chunk_scan with one chunk). One read and one write of each element; best when the sequences
-//    alone fill the device, and on CPU adapters such as SwiftShader.
+//    workgroup (chunk_scan with one chunk). One read and one write of each element; best on a GPU when the
+//    sequences alone fill the device.
 //  - parallel: reduce-then-scan. Each sequence is cut into chunks of whole tiles; chunk_reduce writes each
 //    chunk's total, the totals are scanned by the same scheme one level up (recursing while they are many),
 //    and chunk_scan rescans each chunk from its carry. Best for few long sequences on a many-core GPU.
@@ -14,7 +16,7 @@ import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js'
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 
-export type ScanSchedule = 'sequential' | 'parallel';
+export type ScanSchedule = 'recurrent' | 'sequential' | 'parallel';
 
 export interface ScanShape {
   batch: number;
@@ -54,6 +56,7 @@ export interface KernelConfig {
 
 const MAX_LANES = 4;
 const MAX_TILE = 256;
+const RECURRENT_WORKGROUP = 16;
 
 export function kernelConfig(limits: GPUSupportedLimits, headDim: number): KernelConfig {
   const vec4s = Math.ceil(headDim / 4);
@@ -129,14 +132,16 @@ export class PrefixScan {
     const outputs = options.outputs ?? 'all';
     if (outputs !== 'all' && outputs !== 'last') throw new RangeError(`options.outputs must be 'all' or 'last', got ${String(outputs)}`);
     const requested = options.schedule ?? 'auto';
-    if (!['auto', 'sequential', 'parallel'].includes(requested)) throw new RangeError(`options.schedule must be 'auto', 'sequential' or 'parallel', got ${String(requested)}`);
+    if (!['auto', 'recurrent', 'sequential', 'parallel'].includes(requested)) {
+      throw new RangeError(`options.schedule must be 'auto', 'recurrent', 'sequential' or 'parallel', got ${String(requested)}`);
+    }
     if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
     const targetWorkgroups = options.targetWorkgroups === undefined ? 1024 : checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
 
     const config = kernelConfig(device.limits, shape.headDim);
     const sequences = shape.batch * config.blocks;
     const schedule: ScanSchedule =
-      requested !== 'auto' ? requested : isCpuAdapter(device) || sequences >= targetWorkgroups ? 'sequential' : 'parallel';
+      requested !== 'auto' ? requested : isCpuAdapter(device) ? 'recurrent' : sequences >= targetWorkgroups ? 'sequential' : 'parallel';
 
     // Stand-ins for bindings a dispatch does not use: one read-only, one written (a buffer may not be both in one dispatch).
     const unused = {
@@ -154,7 +159,7 @@ export class PrefixScan {
     /** How a level of `count` elements is cut: [chunks, tilesPerChunk]. */
     const chunking = (count: number): [number, number] => {
       const tiles = Math.max(1, Math.ceil(count / config.tile));
-      if (schedule === 'sequential') return [1, tiles];
+      if (schedule !== 'parallel') return [1, tiles];
       let perChunk = options.tilesPerChunk ?? Math.ceil(tiles / Math.max(1, Math.floor(targetWorkgroups / sequences)));
       perChunk = Math.max(perChunk, Math.ceil(tiles / maxGroups));
       return [Math.ceil(tiles / perChunk), perChunk];
@@ -209,8 +214,22 @@ export class PrefixScan {
       return chunks === 1 ? totals : reduceAll(totals, chunks);
     };
 
+    // One step: each invocation runs the recurrence over a whole sequence for one channel block.
+    const recurrentScan = async () => {
+      const program = getProgram(device, scanKey(config, 'recurrent_scan', 'tokens', 'outputs'), () =>
+        composeShader({ LANES: config.lanes, WORKGROUP_SIZE: RECURRENT_WORKGROUP }, [
+          ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
+          ...sourceParts('tokens'), ...sinkParts('outputs'), wgsl.recurrentScan,
+        ]));
+      await addStep(program, params(shape.length, 1, 1), {
+        ...sourceBuffers('tokens'), carry_in: 'initialState', final_state: 'finalState', outputs: 'output',
+      }, [Math.ceil(config.blocks / RECURRENT_WORKGROUP), shape.batch, 1]);
+    };
+
     if (shape.batch > 0 && shape.length > 0) {
-      if (outputs === 'all') {
+      if (outputs === 'all' && schedule === 'recurrent') {
+        await recurrentScan();
+      } else if (outputs === 'all') {
         await scanLevel('tokens', shape.length, 'outputs', 'initialState', true);
       } else {
         const totals = await reduceAll('tokens', shape.length);

@@ -21,10 +21,10 @@ describe.each(['workgroup-scan', 'cross-workgroup-scan', 'many-to-many', 'many-t
   });
 });
 
-test('schedules: auto runs sequentially on a CPU adapter; forced parallel recurses over chunk totals', async () => {
+test('schedules: auto runs the recurrent schedule on a CPU adapter; others can be forced', async () => {
   const auto = await PrefixScan.create(device, { batch: 1, length: 1 << 16, headDim: 4 });
   const parallel = await PrefixScan.create(device, { batch: 1, length: 1 << 16, headDim: 4 }, { schedule: 'parallel', tilesPerChunk: 1 });
-  expect(auto.schedule).toBe('sequential'); // SwiftShader here
+  expect(auto.schedule).toBe('recurrent'); // SwiftShader here
   expect(parallel.schedule).toBe('parallel');
   auto.destroy();
   parallel.destroy();
