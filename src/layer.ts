@@ -1,0 +1,376 @@
+// The Aaren layer (Feng et al. 2024): attention of a learned query per head over every prefix of the input,
+// computed as one log-sum-exp prefix scan per (batch, head) sequence. Two kernels per forward pass:
+//  1. the fused scan: chunk_scan composed with the load_projected element source. Each element's score
+//     s = x . (scale key_h query_h) and value v = x value_h are computed from x while the scan loads it, so
+//     keys, scores and values never touch global memory; the scan keeps its carry in the workgroup and writes
+//     each head's normalised output o = w / u once (head-major [batch, heads, length, headDim]).
+//  2. the output projection y = concat_h o @ output (+ bias) (+ residual), a tiled matmul that reads the
+//     head-major outputs directly (no transpose pass).
+// The state (m, u, w) per (batch, head) lives on the GPU; step() is forward() over one token, so it costs the
+// same at token 10 and token 10^6, and its memory never grows.
+import { composeShader, forBuffer } from './compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
+import { wgsl } from './shader-sources.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
+import { kernelConfig, type KernelConfig } from './scan.js';
+import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
+import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { MatmulOp, createUnusedBuffer } from './ops.js';
+
+export interface AarenLayerWeights {
+  /** [heads, headDim]: the learned query of each head. */
+  query: Float32Array;
+  /** [dModel, heads * headDim], x @ key convention. */
+  key: Float32Array;
+  /** [dModel, heads * headDim]. */
+  value: Float32Array;
+  /** [heads * headDim, dModel]. */
+  output: Float32Array;
+  /** [heads * headDim], optional. */
+  keyBias?: Float32Array;
+  /** [heads * headDim], optional. */
+  valueBias?: Float32Array;
+  /** [dModel], optional. */
+  outputBias?: Float32Array;
+}
+
+export interface AarenLayerConfig {
+  dModel: number;
+  heads: number;
+  headDim: number;
+  /** Score scale; default 1 / sqrt(headDim). */
+  scale?: number;
+  weights: AarenLayerWeights;
+}
+
+/** The recurrent state of a batch: (m, u, w) per (batch, head), on the GPU. Its size never changes. */
+export interface AarenState {
+  readonly batch: number;
+  readonly heads: number;
+  readonly headDim: number;
+  /** States of the sequences b * heads + h, layout of src/state.ts: stateBytes(batch * heads, headDim) bytes. */
+  readonly buffer: GPUBuffer;
+  /** GPU bytes the state holds (buffer and its same-size update target), independent of tokens seen. */
+  readonly bytes: number;
+  /** Tokens consumed so far (a counter, not storage). */
+  readonly tokens: number;
+  readonly destroyed: boolean;
+  destroy(): void;
+}
+
+/** Buffers of AarenLayer.encodeForward; all need STORAGE usage. */
+export interface AarenLayerBuffers {
+  /** [batch, length, dModel] f32. */
+  x: GPUBuffer;
+  /** [batch, length, dModel] f32; receives y (+ residual). */
+  output: GPUBuffer;
+  /** Added to the output (a fused residual connection), [batch, length, dModel]; must not be `output`. */
+  residual?: GPUBuffer;
+}
+
+class LayerState implements AarenState {
+  destroyed = false;
+  tokens = 0;
+  constructor(
+    readonly owner: object,
+    readonly batch: number,
+    readonly heads: number,
+    readonly headDim: number,
+    readonly buffer: GPUBuffer,
+    /** The scan's final_state target; copied into `buffer` after each pass (a dispatch cannot read and write one buffer). */
+    readonly next: GPUBuffer,
+  ) {}
+
+  get bytes(): number {
+    return this.buffer.size + this.next.size;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.buffer.destroy();
+    this.next.destroy();
+  }
+}
+
+/** Per-shape resources: the scan's uniform, the head-major scratch and the projection op. */
+interface Plan {
+  batch: number;
+  length: number;
+  withState: boolean;
+  scanUniform: GPUBuffer;
+  heads: GPUBuffer;
+  project: MatmulOp;
+}
+
+function destroyPlan(plan: Plan): void {
+  plan.scanUniform.destroy();
+  plan.heads.destroy();
+  plan.project.destroy();
+}
+
+export class AarenLayer {
+  private destroyed = false;
+  private readonly plans = new Map<string, Plan>();
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly dModel: number,
+    readonly heads: number,
+    readonly headDim: number,
+    readonly scale: number,
+    private readonly config: KernelConfig,
+    private readonly scanProgram: Program,
+    private readonly projectProgram: Program,
+    private readonly weights: { keyQuery: GPUBuffer; valueProj: GPUBuffer; output: GPUBuffer; outputBias?: GPUBuffer },
+    private readonly unused: { read: GPUBuffer; write: GPUBuffer },
+  ) {}
+
+  /** Uploads the weights (query folded into the key projection) and compiles the two kernels. */
+  static async create(device: GPUDevice, config: AarenLayerConfig): Promise<AarenLayer> {
+    if (typeof device !== 'object' || device === null || typeof (device as GPUDevice).createBuffer !== 'function') {
+      throw new TypeError('device must be a GPUDevice');
+    }
+    if (typeof config !== 'object' || config === null) throw new TypeError('config must be an object { dModel, heads, headDim, weights }');
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    const dModel = checkInteger('config.dModel', config.dModel, 1);
+    const heads = checkInteger('config.heads', config.heads, 1, maxGroups);
+    const headDim = checkInteger('config.headDim', config.headDim, 1, 16 * maxGroups);
+    const scale = config.scale ?? 1 / Math.sqrt(headDim);
+    if (typeof scale !== 'number' || !Number.isFinite(scale)) throw new RangeError(`config.scale must be a finite number, got ${String(config.scale)}`);
+    const w = config.weights;
+    if (typeof w !== 'object' || w === null) throw new TypeError('config.weights must be an object { query, key, value, output }');
+    const hd = heads * headDim;
+    const check = (name: keyof AarenLayerWeights, length: number, expected: string, optional = false) => {
+      const value = w[name];
+      if (optional && value === undefined) return undefined;
+      checkFloat32Array(`config.weights.${name}`, value, length, expected);
+      checkFinite(`config.weights.${name}`, value!);
+      return value!;
+    };
+    const query = check('query', hd, `heads ${heads} x headDim ${headDim}`)!;
+    const key = check('key', dModel * hd, `dModel ${dModel} x heads*headDim ${hd}`)!;
+    const value = check('value', dModel * hd, `dModel ${dModel} x heads*headDim ${hd}`)!;
+    const output = check('output', hd * dModel, `heads*headDim ${hd} x dModel ${dModel}`)!;
+    const keyBias = check('keyBias', hd, 'heads*headDim', true);
+    const valueBias = check('valueBias', hd, 'heads*headDim', true);
+    const outputBias = check('outputBias', dModel, 'dModel', true);
+
+    const kc = kernelConfig(device.limits, headDim);
+    const vStride = kc.blocks * kc.lanes; // vec4s per value row of one head, zero-padded to the channel blocks
+    // keyQuery[h, j] = scale * key[j, h-slice] . query[h]; keyQuery[h, dModel] = scale * keyBias[h-slice] . query[h].
+    const keyQuery = new Float32Array(heads * (dModel + 1));
+    const valueProj = new Float32Array(heads * (dModel + 1) * vStride * 4);
+    for (let h = 0; h < heads; h++) {
+      for (let j = 0; j <= dModel; j++) {
+        const row = j < dModel ? key.subarray(j * hd + h * headDim, j * hd + (h + 1) * headDim) : keyBias?.subarray(h * headDim, (h + 1) * headDim);
+        let dot = 0;
+        if (row) for (let c = 0; c < headDim; c++) dot += row[c]! * query[h * headDim + c]!;
+        keyQuery[h * (dModel + 1) + j] = scale * dot;
+        const vrow = j < dModel ? value.subarray(j * hd + h * headDim, j * hd + (h + 1) * headDim) : valueBias?.subarray(h * headDim, (h + 1) * headDim);
+        if (vrow) valueProj.set(vrow, (h * (dModel + 1) + j) * vStride * 4);
+      }
+    }
+    const scanProgram = getProgram(device, `aaren/layer_scan/dm${dModel}/h${heads}/vs${vStride}/lanes${kc.lanes}/tile${kc.tile}`, () =>
+      composeShader({ LANES: kc.lanes, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2, D_MODEL: dModel, HEADS: heads, V_STRIDE: vStride }, [
+        wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
+        wgsl.workgroupScan, wgsl.loadProjected, wgsl.storeOutputs, wgsl.chunkScan,
+      ]));
+    const projectProgram = MatmulOp.program(device, true);
+    const [scan, project] = await Promise.all([scanProgram, projectProgram]);
+    const buffers = {
+      keyQuery: uploadFloat32(device, keyQuery, 'aaren key.query'),
+      valueProj: uploadFloat32(device, valueProj, 'aaren value'),
+      output: uploadFloat32(device, output, 'aaren output projection'),
+      outputBias: outputBias && uploadFloat32(device, outputBias, 'aaren output bias'),
+    };
+    const unused = { read: createUnusedBuffer(device), write: createUnusedBuffer(device) };
+    return new AarenLayer(device, dModel, heads, headDim, scale, kc, scan, project, buffers, unused);
+  }
+
+  /** An empty state (no tokens seen) for `batch` sequences. */
+  createState(batch: number): AarenState {
+    this.checkAlive('createState');
+    checkInteger('batch', batch, 1, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
+    const packed = packState(emptyState(batch * this.heads, this.headDim));
+    const buffer = uploadFloat32(this.device, packed, 'aaren state');
+    const next = createStorageBuffer(this.device, packed.byteLength, 'aaren state update');
+    return new LayerState(this, batch, this.heads, this.headDim, buffer, next);
+  }
+
+  /** Reads a state back: ScanState over the batch * heads sequences b * heads + h. */
+  async readState(state: AarenState): Promise<ScanState> {
+    const s = this.checkState('state', state, state?.batch);
+    const n = s.batch * this.heads;
+    const [packed] = await submitAndRead(this.device, this.device.createCommandEncoder(), [{ buffer: s.buffer, floats: stateBytes(n, this.headDim) / 4 }]);
+    return unpackState(packed!, n, this.headDim);
+  }
+
+  /**
+   * Parallel (and, with `state`, block-wise) forward: y [batch, length, dModel] for x [batch, length, dModel].
+   * With a state it continues from it and leaves it advanced past these tokens.
+   */
+  async forward(x: Float32Array, shape: { batch: number; length: number }, state?: AarenState): Promise<Float32Array> {
+    this.checkAlive('forward');
+    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
+    const batch = checkInteger('shape.batch', shape.batch, 0, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
+    const length = checkInteger('shape.length', shape.length, 0);
+    checkFloat32Array('x', x, batch * length * this.dModel, `batch ${batch} x length ${length} x dModel ${this.dModel}`);
+    checkFinite('x', x);
+    const s = state === undefined ? undefined : this.checkState('state', state, batch);
+    if (batch * length === 0) return new Float32Array(0);
+    const plan = this.createPlan(batch, length, s !== undefined);
+    try {
+      return await this.run(plan, x, s);
+    } finally {
+      destroyPlan(plan);
+    }
+  }
+
+  /** RNN mode: one token per sequence, x [batch, dModel] -> y [batch, dModel]; advances the state. */
+  async step(state: AarenState, x: Float32Array): Promise<Float32Array> {
+    this.checkAlive('step');
+    const s = this.checkState('state', state, state?.batch);
+    checkFloat32Array('x', x, s.batch * this.dModel, `batch ${s.batch} x dModel ${this.dModel}`);
+    checkFinite('x', x);
+    return this.run(this.cachedPlan(s.batch, 1, true), x, s);
+  }
+
+  /**
+   * GPU-resident forward into the caller's encoder (no submit, no readback). With `state` it continues from it
+   * and advances it (the state's counter counts the tokens when this is called). Per-shape uniforms and scratch
+   * are cached until destroy() or releasePlans().
+   */
+  encodeForward(encoder: GPUCommandEncoder, buffers: AarenLayerBuffers, shape: { batch: number; length: number }, state?: AarenState): void {
+    this.checkAlive('encodeForward');
+    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
+    const batch = checkInteger('shape.batch', shape.batch, 0, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
+    const length = checkInteger('shape.length', shape.length, 0);
+    const s = state === undefined ? undefined : this.checkState('state', state, batch);
+    this.checkBuffers(buffers, batch * length);
+    if (batch * length === 0) return;
+    this.encodePlan(encoder, this.cachedPlan(batch, length, s !== undefined, buffers.residual !== undefined), buffers, s);
+  }
+
+  /** GPU-resident step: x [batch, dModel] -> output [batch, dModel], advancing the state. */
+  encodeStep(encoder: GPUCommandEncoder, state: AarenState, buffers: AarenLayerBuffers): void {
+    this.checkAlive('encodeStep');
+    const s = this.checkState('state', state, state?.batch);
+    this.checkBuffers(buffers, s.batch);
+    this.encodePlan(encoder, this.cachedPlan(s.batch, 1, true, buffers.residual !== undefined), buffers, s);
+  }
+
+  /** Releases the per-shape resources cached by the encode* methods (not while commands using them are pending). */
+  releasePlans(): void {
+    for (const plan of this.plans.values()) destroyPlan(plan);
+    this.plans.clear();
+  }
+
+  /** Releases every buffer the layer owns (weights, cached plans). States are destroyed by their own destroy(). */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.releasePlans();
+    for (const buffer of Object.values(this.weights)) buffer?.destroy();
+    this.unused.read.destroy();
+    this.unused.write.destroy();
+  }
+
+  /** @internal Used by AarenModel: a plan the caller destroys (with destroyPlanOf). */
+  createPlan(batch: number, length: number, withState: boolean, residual = false): Plan {
+    const n = batch * this.heads;
+    const tilesPerChunk = Math.max(1, Math.ceil(length / this.config.tile));
+    const scanUniform = createUniformBuffer(this.device, this.scanProgram, {
+      batch: n, count: length, head_dim: this.headDim, tiles_per_chunk: tilesPerChunk, chunks: 1,
+      has_carry: withState ? 1 : 0, write_final: withState ? 1 : 0,
+    });
+    const heads = createStorageBuffer(this.device, n * length * this.headDim * 4, 'aaren head outputs');
+    const project = MatmulOp.create(this.device, this.projectProgram, {
+      m: batch * length, n: this.dModel, k: this.heads * this.headDim, bias: this.weights.outputBias !== undefined,
+      residual, gelu: false, headMajor: { length, heads: this.heads, headDim: this.headDim },
+    });
+    return { batch, length, withState, scanUniform, heads, project };
+  }
+
+  /** @internal */
+  destroyPlanOf(plan: Plan): void {
+    destroyPlan(plan);
+  }
+
+  /** @internal Records the two kernels (and the state update copy) with a plan from createPlan/cachedPlan. */
+  encodePlan(encoder: GPUCommandEncoder, plan: Plan, buffers: AarenLayerBuffers, state?: LayerState): void {
+    const pass = encoder.beginComputePass({ label: 'aaren layer' });
+    pass.setPipeline(this.scanProgram.pipeline);
+    pass.setBindGroup(0, createBindGroup(this.device, this.scanProgram, {
+      params: plan.scanUniform, x: buffers.x, key_query: this.weights.keyQuery, value_proj: this.weights.valueProj,
+      carry_in: state?.buffer ?? this.unused.read, final_state: state?.next ?? this.unused.write, outputs: plan.heads,
+    }));
+    pass.dispatchWorkgroups(1, this.config.blocks, plan.batch * this.heads);
+    plan.project.encode(pass, {
+      a: plan.heads, weight: this.weights.output, bias: this.weights.outputBias, residual: buffers.residual, result: buffers.output,
+    }, this.unused.read);
+    pass.end();
+    if (state) {
+      encoder.copyBufferToBuffer(state.next, 0, state.buffer, 0, state.buffer.size);
+      state.tokens += plan.length;
+    }
+  }
+
+  private cachedPlan(batch: number, length: number, withState: boolean, residual = false): Plan {
+    const key = `${batch}/${length}/${withState}/${residual}`;
+    let plan = this.plans.get(key);
+    if (!plan) {
+      plan = this.createPlan(batch, length, withState, residual);
+      this.plans.set(key, plan);
+    }
+    return plan;
+  }
+
+  private async run(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
+    const device = this.device;
+    const made: GPUBuffer[] = [];
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    try {
+      const input = uploadFloat32(device, x, 'aaren layer input');
+      made.push(input);
+      const output = createStorageBuffer(device, x.byteLength, 'aaren layer output');
+      made.push(output);
+      const encoder = device.createCommandEncoder({ label: 'aaren layer' });
+      this.encodePlan(encoder, plan, { x: input, output }, state);
+      const [y] = await submitAndRead(device, encoder, [{ buffer: output, floats: x.length }]);
+      return y!;
+    } finally {
+      const validation = await device.popErrorScope();
+      const memory = await device.popErrorScope();
+      for (const buffer of made) buffer.destroy();
+      const gpuError = validation ?? memory;
+      // eslint-disable-next-line no-unsafe-finally
+      if (gpuError) throw new Error(`aaren-webgpu: WebGPU error in AarenLayer: ${gpuError.message}`);
+    }
+  }
+
+  private checkAlive(method: string): void {
+    if (this.destroyed) throw new Error(`AarenLayer.${method}: this layer was destroyed`);
+  }
+
+  /** @internal */
+  checkState(name: string, state: AarenState, batch: number): LayerState {
+    if (!(state instanceof LayerState) || state.owner !== this) throw new TypeError(`${name} must be an AarenState made by this layer's createState`);
+    if (state.destroyed) throw new Error(`${name} was destroyed`);
+    if (state.batch !== batch) throw new RangeError(`${name} is for batch ${state.batch}, the input has batch ${batch}`);
+    return state;
+  }
+
+  private checkBuffers(buffers: AarenLayerBuffers, rows: number): void {
+    if (typeof buffers !== 'object' || buffers === null) throw new TypeError('buffers must be an object { x, output }');
+    const bytes = rows * this.dModel * 4;
+    checkStorageBuffer('buffers.x', buffers.x, bytes);
+    checkStorageBuffer('buffers.output', buffers.output, bytes);
+    if (buffers.residual !== undefined) {
+      checkStorageBuffer('buffers.residual', buffers.residual, bytes);
+      if (buffers.residual === buffers.output) throw new RangeError('buffers.residual must not be buffers.output');
+    }
+    if (buffers.x === buffers.output) throw new RangeError('buffers.x must not be buffers.output');
+  }
+}

@@ -1,0 +1,271 @@
+// Correctness cases for the Aaren layer and model, runnable on any WebGPU device (Node/Dawn through vitest,
+// headless Chrome through the harness): no Node-only APIs here. Each case compares the GPU result with the
+// float64 reference of src/layer-reference.ts; tolerance 1e-4 relative to max |reference output|.
+import type { CaseResult } from '../harness/cases.js';
+import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/layer.js';
+import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/model.js';
+import { referenceLayer, referenceModel } from '../src/layer-reference.js';
+
+export const RELATIVE_TOLERANCE = 1e-4;
+
+/** Deterministic uniform [-1, 1) generator (mulberry32). */
+export function seeded(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
+  };
+}
+
+export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {
+  return Float32Array.from({ length: n }, () => rand() * scale);
+}
+
+export interface LayerShape {
+  batch: number;
+  length: number;
+  dModel: number;
+  heads: number;
+  headDim: number;
+  biases?: boolean;
+}
+
+export function randomLayerConfig(shape: Omit<LayerShape, 'batch' | 'length'>, rand: () => number): AarenLayerConfig {
+  const { dModel, heads, headDim } = shape;
+  const hd = heads * headDim;
+  // Uniform [-1, 1) scaled for unit-variance projections; the query is scaled up so that scores spread over
+  // several units and the softmax weights are far from uniform (a scan bug cannot hide behind averaging).
+  const weights: AarenLayerWeights = {
+    query: randomArray(hd, rand, 3 * Math.sqrt(3)),
+    key: randomArray(dModel * hd, rand, Math.sqrt(3 / dModel)),
+    value: randomArray(dModel * hd, rand, Math.sqrt(3 / dModel)),
+    output: randomArray(hd * dModel, rand, Math.sqrt(3 / hd)),
+  };
+  if (shape.biases) {
+    weights.keyBias = randomArray(hd, rand, 0.5);
+    weights.valueBias = randomArray(hd, rand, 0.5);
+    weights.outputBias = randomArray(dModel, rand, 0.5);
+  }
+  return { dModel, heads, headDim, weights };
+}
+
+export function compare(gpu: ArrayLike<number>, ref: ArrayLike<number>): { maxAbsError: number; maxRelError: number; tolerance: number; pass: boolean } {
+  let maxAbs = 0;
+  let maxRef = 0;
+  let bad = gpu.length !== ref.length;
+  for (let i = 0; i < ref.length; i++) {
+    const g = gpu[i]!;
+    if (!Number.isFinite(g)) bad = true;
+    maxAbs = Math.max(maxAbs, Math.abs(g - ref[i]!));
+    maxRef = Math.max(maxRef, Math.abs(ref[i]!));
+  }
+  const tolerance = RELATIVE_TOLERANCE * Math.max(maxRef, 1e-30);
+  return { maxAbsError: maxAbs, maxRelError: maxAbs / Math.max(maxRef, 1e-30), tolerance, pass: !bad && maxAbs <= tolerance };
+}
+
+function describeShape(s: LayerShape): string {
+  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.biases ? ' bias' : ''}`;
+}
+
+export const LAYER_SHAPES: LayerShape[] = [
+  { batch: 1, length: 1, dModel: 5, heads: 1, headDim: 8 },
+  { batch: 2, length: 37, dModel: 7, heads: 3, headDim: 16, biases: true },
+  { batch: 8, length: 50, dModel: 10, heads: 4, headDim: 8 },
+  { batch: 3, length: 300, dModel: 13, heads: 2, headDim: 33 },
+  { batch: 2, length: 700, dModel: 6, heads: 1, headDim: 128, biases: true },
+  { batch: 1, length: 3000, dModel: 9, heads: 2, headDim: 12 },
+];
+
+export const MODEL_SHAPES: (LayerShape & { layers: number; dFF: number })[] = [
+  { batch: 1, length: 1, dModel: 6, heads: 1, headDim: 8, layers: 1, dFF: 10 },
+  { batch: 2, length: 45, dModel: 11, heads: 2, headDim: 8, layers: 2, dFF: 21, biases: true },
+  { batch: 3, length: 400, dModel: 18, heads: 3, headDim: 16, layers: 2, dFF: 40 },
+];
+
+export function randomModelConfig(shape: Omit<LayerShape, 'batch' | 'length'> & { layers: number; dFF: number }, rand: () => number): AarenModelConfig {
+  const { dModel, dFF } = shape;
+  const norm = () => ({ weight: Float32Array.from({ length: dModel }, () => 1 + 0.3 * rand()), bias: randomArray(dModel, rand, 0.2) });
+  return {
+    layers: shape.layers, dModel, heads: shape.heads, headDim: shape.headDim, dFF,
+    weights: {
+      blocks: Array.from({ length: shape.layers }, () => ({
+        ln1: norm(),
+        attention: randomLayerConfig(shape, rand).weights,
+        ln2: norm(),
+        ffn: { w1: randomArray(dModel * dFF, rand, Math.sqrt(6 / dModel)), b1: randomArray(dFF, rand, 0.3), w2: randomArray(dFF * dModel, rand, Math.sqrt(3 / dFF)), b2: randomArray(dModel, rand, 0.3) },
+      })),
+      finalNorm: norm(),
+    },
+  };
+}
+
+async function timed<T>(f: () => Promise<T>): Promise<[T, number]> {
+  const t0 = performance.now();
+  const value = await f();
+  return [value, performance.now() - t0];
+}
+
+/** Splits `length` into uneven chunks (some of length 1, one empty). */
+export function unevenChunks(length: number): number[] {
+  const chunks: number[] = [];
+  const pattern = [5, 1, 0, 17, 2, 40];
+  let left = length;
+  for (let i = 0; left > 0; i++) {
+    const c = Math.min(left, pattern[i % pattern.length]!);
+    chunks.push(c);
+    left -= c;
+  }
+  return chunks;
+}
+
+function sliceRows(x: Float32Array, batch: number, length: number, width: number, start: number, count: number): Float32Array {
+  const out = new Float32Array(batch * count * width);
+  for (let b = 0; b < batch; b++) out.set(x.subarray((b * length + start) * width, (b * length + start + count) * width), b * count * width);
+  return out;
+}
+
+function placeRows(into: Float32Array, part: Float32Array, batch: number, length: number, width: number, start: number, count: number): void {
+  for (let b = 0; b < batch; b++) into.set(part.subarray(b * count * width, (b + 1) * count * width), (b * length + start) * width);
+}
+
+interface Runner {
+  forward(x: Float32Array, shape: { batch: number; length: number }, state?: never): Promise<Float32Array>;
+  createState(batch: number): { destroy(): void };
+  step(state: never, x: Float32Array): Promise<Float32Array>;
+}
+
+/** Outputs of step() token by token, and of forward() over uneven blocks with a state, for the same input. */
+async function recurrentModes(net: Runner, x: Float32Array, batch: number, length: number, dModel: number): Promise<{ steps: Float32Array; blocks: Float32Array }> {
+  const steps = new Float32Array(x.length);
+  const s1 = net.createState(batch);
+  try {
+    for (let i = 0; i < length; i++) placeRows(steps, await net.step(s1 as never, sliceRows(x, batch, length, dModel, i, 1)), batch, length, dModel, i, 1);
+  } finally {
+    s1.destroy();
+  }
+  const blocks = new Float32Array(x.length);
+  const s2 = net.createState(batch);
+  try {
+    let start = 0;
+    for (const count of unevenChunks(length)) {
+      const y = await net.forward(sliceRows(x, batch, length, dModel, start, count), { batch, length: count }, s2 as never);
+      placeRows(blocks, y, batch, length, dModel, start, count);
+      start += count;
+    }
+  } finally {
+    s2.destroy();
+  }
+  return { steps, blocks };
+}
+
+export async function runLayerCases(device: GPUDevice, options: { quick?: boolean } = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
+  const results: CaseResult[] = [];
+  const report = (r: CaseResult) => {
+    results.push(r);
+    onResult?.(r);
+  };
+  const attempt = async (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => {
+    try {
+      report({ kernel, shape, ...(await f()) });
+    } catch (error) {
+      report({ kernel, shape, maxAbsError: NaN, maxRelError: NaN, tolerance: 0, ms: 0, pass: false, error: String((error as Error)?.stack ?? error) });
+    }
+  };
+
+  const layerShapes = options.quick ? LAYER_SHAPES.filter((s) => s.length <= 300) : LAYER_SHAPES;
+  for (const [index, shape] of layerShapes.entries()) {
+    const rand = seeded(100 + index);
+    const config = randomLayerConfig(shape, rand);
+    const x = randomArray(shape.batch * shape.length * shape.dModel, rand);
+    await attempt('aaren-layer', describeShape(shape), async () => {
+      const layer = await AarenLayer.create(device, config);
+      try {
+        const [y, ms] = await timed(() => layer.forward(x, shape));
+        return { ...compare(y, referenceLayer(config, x, shape.batch, shape.length)), ms };
+      } finally {
+        layer.destroy();
+      }
+    });
+  }
+
+  // step and block-wise forward: both against the reference, so a mode agreeing with a wrong forward fails too.
+  const modeShape: LayerShape = { batch: 3, length: 64, dModel: 7, heads: 2, headDim: 12, biases: true };
+  {
+    const rand = seeded(7);
+    const config = randomLayerConfig(modeShape, rand);
+    const x = randomArray(modeShape.batch * modeShape.length * modeShape.dModel, rand);
+    const ref = referenceLayer(config, x, modeShape.batch, modeShape.length);
+    let modes: { steps: Float32Array; blocks: Float32Array } | undefined;
+    let ms = 0;
+    await attempt('aaren-layer-step', describeShape(modeShape), async () => {
+      const layer = await AarenLayer.create(device, config);
+      try {
+        [modes, ms] = await timed(() => recurrentModes(layer as unknown as Runner, x, modeShape.batch, modeShape.length, modeShape.dModel));
+        return { ...compare(modes.steps, ref), ms };
+      } finally {
+        layer.destroy();
+      }
+    });
+    await attempt('aaren-layer-blocks', `${describeShape(modeShape)} chunks=${unevenChunks(modeShape.length).join(',')}`, async () => {
+      if (!modes) throw new Error('step case failed');
+      return { ...compare(modes.blocks, ref), ms };
+    });
+  }
+
+  const modelShapes = options.quick ? MODEL_SHAPES.slice(0, 2) : MODEL_SHAPES;
+  for (const [index, shape] of modelShapes.entries()) {
+    const rand = seeded(300 + index);
+    const config = randomModelConfig(shape, rand);
+    const x = randomArray(shape.batch * shape.length * shape.dModel, rand);
+    const name = `${describeShape(shape)} layers=${shape.layers} dFF=${shape.dFF}`;
+    await attempt('aaren-model', name, async () => {
+      const model = await AarenModel.create(device, config);
+      try {
+        const [y, ms] = await timed(() => model.forward(x, shape));
+        return { ...compare(y, referenceModel(config, x, shape.batch, shape.length)), ms };
+      } finally {
+        model.destroy();
+      }
+    });
+  }
+
+  {
+    const shape = { batch: 2, length: 30, dModel: 9, heads: 2, headDim: 8, layers: 2, dFF: 16, biases: true };
+    const rand = seeded(77);
+    const config = randomModelConfig(shape, rand);
+    const x = randomArray(shape.batch * shape.length * shape.dModel, rand);
+    const ref = referenceModel(config, x, shape.batch, shape.length);
+    let modes: { steps: Float32Array; blocks: Float32Array } | undefined;
+    let ms = 0;
+    const name = `${describeShape(shape)} layers=${shape.layers} dFF=${shape.dFF}`;
+    await attempt('aaren-model-step', name, async () => {
+      const model = await AarenModel.create(device, config);
+      try {
+        [modes, ms] = await timed(() => recurrentModes(model as unknown as Runner, x, shape.batch, shape.length, shape.dModel));
+        return { ...compare(modes.steps, ref), ms };
+      } finally {
+        model.destroy();
+      }
+    });
+    await attempt('aaren-model-blocks', `${name} chunks=${unevenChunks(shape.length).join(',')}`, async () => {
+      if (!modes) throw new Error('step case failed');
+      return { ...compare(modes.blocks, ref), ms };
+    });
+    await attempt('aaren-model-safetensors', name, async () => {
+      const file = modelToSafetensors(config);
+      const [y, ms2] = await timed(async () => {
+        const model = await AarenModel.fromSafetensors(device, file);
+        try {
+          return await model.forward(x, shape);
+        } finally {
+          model.destroy();
+        }
+      });
+      return { ...compare(y, ref), ms: ms2 };
+    });
+  }
+  return results;
+}
