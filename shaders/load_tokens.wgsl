@@ -1,9 +1,8 @@
 // Element source for level 0: token i of sequence b is the leaf state (s, 1, v), or the identity when
-// its score is -inf (a masked token) or i is past the end.
-// scores: [batch, count] f32; values: [batch, count, head_dim] f32, row-major.
+// its score is -inf (a masked token) or i is past the end. scores: [batch, count] f32; the values come
+// through load_value4 (values_f32.wgsl or values_vec4.wgsl).
 
 @group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> values: array<f32>;
 
 fn load_element(b: u32, i: u32, channel_block: u32) -> Lse {
   if (i >= params.count) {
@@ -17,14 +16,11 @@ fn load_element(b: u32, i: u32, channel_block: u32) -> Lse {
   var e = lse_identity();
   e.m = score;
   e.u = 1.0;
-  let d = params.head_dim;
-  let base = row * d;
+  let vecs = w_vec4s(params.head_dim);
   for (var l = 0u; l < LANES; l++) {
-    let c0 = (channel_block * LANES + l) * 4u;
-    for (var k = 0u; k < 4u; k++) {
-      if (c0 + k < d) {
-        e.w[l][k] = values[base + c0 + k];
-      }
+    let j = channel_block * LANES + l;
+    if (j < vecs) {
+      e.w[l] = load_value4(row, j);
     }
   }
   return e;

@@ -14,7 +14,8 @@ import { createBindGroup, createUniformBuffer, getProgram, type Program } from '
 import { wgsl } from './shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
-import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from './validate.js';
+import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
 
 export type ScanSchedule = 'recurrent' | 'sequential' | 'parallel';
 
@@ -47,11 +48,13 @@ export interface PrefixScanBuffers {
   finalState?: GPUBuffer;
 }
 
-/** How a head dimension maps onto workgroups: vec4 lanes per invocation, channel blocks, tile size. */
+/** How a head dimension maps onto workgroups: vec4 lanes per invocation, channel blocks, tile size, and whether
+ * rows of values and outputs are read and written as vec4s (headDim % 4 == 0) or as scalars. */
 export interface KernelConfig {
   lanes: number;
   blocks: number;
   tile: number;
+  rows: 'vec4' | 'f32';
 }
 
 const MAX_LANES = 4;
@@ -65,7 +68,7 @@ export function kernelConfig(limits: GPUSupportedLimits, headDim: number): Kerne
   const lseBytes = 16 + 16 * lanes; // struct Lse { m, u, w: array<vec4<f32>, LANES> } with vec4 alignment
   let tile = MAX_TILE;
   while (tile > 2 && (tile * lseBytes > limits.maxComputeWorkgroupStorageSize || tile / 2 > limits.maxComputeInvocationsPerWorkgroup)) tile /= 2;
-  return { lanes, blocks, tile };
+  return { lanes, blocks, tile, rows: headDim % 4 === 0 ? 'vec4' : 'f32' };
 }
 
 /** CPU implementations of WebGPU (SwiftShader, WARP, lavapipe) run best with one workgroup per sequence. */
@@ -93,15 +96,21 @@ interface Step {
 function scanKey(config: KernelConfig, kernel: string, source: Source, sink?: Sink): string {
   const from = source === 'tokens' ? 'tokens' : 'states';
   const to = sink === undefined ? '' : sink === 'outputs' ? '>outputs' : '>states';
-  return `aaren/${kernel}/${from}${to}/lanes${config.lanes}/tile${config.tile}`;
+  return `aaren/${kernel}/${from}${to}/lanes${config.lanes}/tile${config.tile}/${config.rows}`;
 }
 
-function sourceParts(source: Source): string[] {
-  return source === 'tokens' ? [wgsl.loadTokens] : [forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates];
+function sourceParts(config: KernelConfig, source: Source): string[] {
+  if (source !== 'tokens') return [forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates];
+  return [config.rows === 'vec4' ? wgsl.valuesVec4 : wgsl.valuesF32, wgsl.loadTokens];
 }
 
-function sinkParts(sink: Sink): string[] {
-  return sink === 'outputs' ? [wgsl.storeOutputs] : [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
+/** The sink that writes o = w / u rows, for kernels of the package and of the layer. */
+export function outputSinkParts(config: KernelConfig): string[] {
+  return [config.rows === 'vec4' ? wgsl.outputsVec4 : wgsl.outputsF32, wgsl.storeOutputs];
+}
+
+function sinkParts(config: KernelConfig, sink: Sink): string[] {
+  return sink === 'outputs' ? outputSinkParts(config) : [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
 }
 
 const common = [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams];
@@ -125,6 +134,9 @@ export class PrefixScan {
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
   static async create(device: GPUDevice, shape: ScanShape, options: PrefixScanOptions = {}): Promise<PrefixScan> {
+    checkDevice('device', device);
+    checkObject('shape', shape, '{ batch, length, headDim }');
+    checkObject('options', options, '(PrefixScanOptions)');
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     checkInteger('shape.batch', shape.batch, 0, maxGroups);
     checkInteger('shape.length', shape.length, 0);
@@ -142,6 +154,8 @@ export class PrefixScan {
     const sequences = shape.batch * config.blocks;
     const schedule: ScanSchedule =
       requested !== 'auto' ? requested : isCpuAdapter(device) ? 'recurrent' : sequences >= targetWorkgroups ? 'sequential' : 'parallel';
+    checkBufferSizes(`shape batch ${shape.batch} x length ${shape.length} x headDim ${shape.headDim}`,
+      scanBufferBytes(shape, outputs, schedule === 'parallel' ? config.tile : 0), bufferLimit(device.limits));
 
     // Stand-ins for bindings a dispatch does not use: one read-only, one written (a buffer may not be both in one dispatch).
     const unused = {
@@ -179,7 +193,7 @@ export class PrefixScan {
       const totals = scratchStates(chunks);
       const program = getProgram(device, scanKey(config, 'chunk_reduce', source), () =>
         composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
-          ...common, ...sourceParts(source), ...sinkParts(totals), wgsl.chunkReduce,
+          ...common, ...sourceParts(config, source), ...sinkParts(config, totals), wgsl.chunkReduce,
         ]));
       await addStep(program, params(count, chunks, tilesPerChunk), { ...sourceBuffers(source), out_states: totals }, [chunks, config.blocks, shape.batch]);
       return totals;
@@ -197,7 +211,7 @@ export class PrefixScan {
       const program = getProgram(device, scanKey(config, 'chunk_scan', source, sink), () =>
         composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
           ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'), wgsl.workgroupScan,
-          ...sourceParts(source), ...sinkParts(sink), wgsl.chunkScan,
+          ...sourceParts(config, source), ...sinkParts(config, sink), wgsl.chunkScan,
         ]));
       const values = params(count, chunks, tilesPerChunk);
       if (carries !== null && carries !== 'initialState') values.has_carry = 1;
@@ -219,7 +233,7 @@ export class PrefixScan {
       const program = getProgram(device, scanKey(config, 'recurrent_scan', 'tokens', 'outputs'), () =>
         composeShader({ LANES: config.lanes, WORKGROUP_SIZE: RECURRENT_WORKGROUP }, [
           ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
-          ...sourceParts('tokens'), ...sinkParts('outputs'), wgsl.recurrentScan,
+          ...sourceParts(config, 'tokens'), ...sinkParts(config, 'outputs'), wgsl.recurrentScan,
         ]));
       await addStep(program, params(shape.length, 1, 1), {
         ...sourceBuffers('tokens'), carry_in: 'initialState', final_state: 'finalState', outputs: 'output',
@@ -233,10 +247,10 @@ export class PrefixScan {
         await scanLevel('tokens', shape.length, 'outputs', 'initialState', true);
       } else {
         const totals = await reduceAll('tokens', shape.length);
-        const program = getProgram(device, `aaren/finish_state/lanes${config.lanes}`, () =>
+        const program = getProgram(device, `aaren/finish_state/lanes${config.lanes}/${config.rows}`, () =>
           composeShader({ LANES: config.lanes }, [
             ...common, forBuffer(wgsl.stateLoad, 'in_states'), forBuffer(wgsl.stateLoad, 'carry_in'),
-            forBuffer(wgsl.stateStore, 'final_state'), wgsl.storeOutputs, wgsl.finishState,
+            forBuffer(wgsl.stateStore, 'final_state'), ...outputSinkParts(config), wgsl.finishState,
           ]));
         await addStep(program, params(1, 1, 1), { in_states: totals, carry_in: 'initialState', final_state: 'finalState', outputs: 'output' },
           [Math.ceil(shape.batch / 64), config.blocks, 1]);
@@ -262,7 +276,12 @@ export class PrefixScan {
    * sequence from that position on; -Infinity scores are masked tokens.
    */
   encode(encoder: GPUCommandEncoder, buffers: PrefixScanBuffers): void {
-    if (this.destroyed) throw new Error('PrefixScan.encode: this PrefixScan was destroyed');
+    if (this.destroyed) throw new TypeError('PrefixScan.encode: this PrefixScan was destroyed; create a new one');
+    checkDevice('PrefixScan.device', this.device);
+    if (typeof encoder !== 'object' || encoder === null || typeof encoder.beginComputePass !== 'function') {
+      throw new TypeError(`encoder must be a GPUCommandEncoder, got ${encoder === null ? 'null' : typeof encoder}`);
+    }
+    checkObject('buffers', buffers, '{ scores, values, output, initialState?, finalState? }');
     const { batch, length, headDim } = this.shape;
     const resolved: Partial<Record<Slot, GPUBuffer>> = {
       scores: checkStorageBuffer('buffers.scores', buffers.scores, batch * length * 4),
@@ -273,6 +292,13 @@ export class PrefixScan {
     if (buffers.finalState !== undefined) resolved.finalState = checkStorageBuffer('buffers.finalState', buffers.finalState, this.stateBytes);
     if (this.outputs === 'last' && !resolved.finalState) {
       throw new TypeError("buffers.finalState is required when outputs is 'last' (it receives the final state)");
+    }
+    for (const written of ['output', 'finalState'] as const) {
+      for (const other of ['scores', 'values', 'initialState', 'output'] as const) {
+        if (other !== written && resolved[written] !== undefined && resolved[written] === resolved[other]) {
+          throw new RangeError(`buffers.${written} must be a different buffer from buffers.${other} (it is written while the other is read)`);
+        }
+      }
     }
     if (this.steps.length === 0) return;
 

@@ -5,6 +5,10 @@ import stateLoad from '../shaders/state_load.wgsl?raw';
 import stateStore from '../shaders/state_store.wgsl?raw';
 import scanParams from '../shaders/scan_params.wgsl?raw';
 import loadTokens from '../shaders/load_tokens.wgsl?raw';
+import valuesF32 from '../shaders/values_f32.wgsl?raw';
+import valuesVec4 from '../shaders/values_vec4.wgsl?raw';
+import outputsF32 from '../shaders/outputs_f32.wgsl?raw';
+import outputsVec4 from '../shaders/outputs_vec4.wgsl?raw';
 import loadStates from '../shaders/load_states.wgsl?raw';
 import storeOutputs from '../shaders/store_outputs.wgsl?raw';
 import storeStates from '../shaders/store_states.wgsl?raw';
@@ -28,6 +32,10 @@ export const wgsl = {
   stateStore,
   scanParams,
   loadTokens,
+  valuesF32,
+  valuesVec4,
+  outputsF32,
+  outputsVec4,
   loadStates,
   storeOutputs,
   storeStates,
