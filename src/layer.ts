@@ -12,7 +12,7 @@ import { composeShader, forBuffer } from './compose.js';
 import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
 import { wgsl } from './shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
-import { kernelConfig, type KernelConfig } from './scan.js';
+import { isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 import { MatmulOp, createUnusedBuffer } from './ops.js';
@@ -41,7 +41,17 @@ export interface AarenLayerConfig {
   /** Score scale; default 1 / sqrt(headDim). */
   scale?: number;
   weights: AarenLayerWeights;
+  /** Scan schedule of multi-token passes: 'auto' (default) picks 'recurrent' on CPU adapters, 'sequential' on GPUs.
+   * A single token (step) always uses 'recurrent'. */
+  schedule?: 'auto' | LayerSchedule;
 }
+
+/** recurrent: one invocation per (sequence, channel block) walks the tokens, state in registers
+ * (recurrent_scan.wgsl). sequential: one workgroup per (sequence, channel block) scans tiles of TILE tokens
+ * with a Blelloch scan, carry in workgroup memory (chunk_scan.wgsl). Both fuse the projections (load_projected). */
+export type LayerSchedule = 'recurrent' | 'sequential';
+
+const RECURRENT_WORKGROUP = 16;
 
 /** The recurrent state of a batch: (m, u, w) per (batch, head), on the GPU. Its size never changes. */
 export interface AarenState {
@@ -95,6 +105,7 @@ class LayerState implements AarenState {
 
 /** Per-shape resources: the scan's uniform, the head-major scratch and the projection op. */
 interface Plan {
+  schedule: LayerSchedule;
   batch: number;
   length: number;
   withState: boolean;
@@ -120,7 +131,9 @@ export class AarenLayer {
     readonly headDim: number,
     readonly scale: number,
     private readonly config: KernelConfig,
-    private readonly scanProgram: Program,
+    /** The schedule of multi-token passes. */
+    readonly schedule: LayerSchedule,
+    private readonly scanPrograms: Record<LayerSchedule, Program>,
     private readonly projectProgram: Program,
     private readonly weights: { keyQuery: GPUBuffer; valueProj: GPUBuffer; output: GPUBuffer; outputBias?: GPUBuffer },
     private readonly unused: { read: GPUBuffer; write: GPUBuffer },
@@ -171,13 +184,22 @@ export class AarenLayer {
         if (vrow) valueProj.set(vrow, (h * (dModel + 1) + j) * vStride * 4);
       }
     }
-    const scanProgram = getProgram(device, `aaren/layer_scan/dm${dModel}/h${heads}/vs${vStride}/lanes${kc.lanes}/tile${kc.tile}`, () =>
-      composeShader({ LANES: kc.lanes, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2, D_MODEL: dModel, HEADS: heads, V_STRIDE: vStride }, [
-        wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
-        wgsl.workgroupScan, wgsl.loadProjected, wgsl.storeOutputs, wgsl.chunkScan,
-      ]));
-    const projectProgram = MatmulOp.program(device, true);
-    const [scan, project] = await Promise.all([scanProgram, projectProgram]);
+    const requested = config.schedule ?? 'auto';
+    if (!['auto', 'recurrent', 'sequential'].includes(requested)) throw new RangeError(`config.schedule must be 'auto', 'recurrent' or 'sequential', got ${String(requested)}`);
+    const schedule: LayerSchedule = requested !== 'auto' ? requested : isCpuAdapter(device) ? 'recurrent' : 'sequential';
+    const projected = { LANES: kc.lanes, D_MODEL: dModel, HEADS: heads, V_STRIDE: vStride };
+    const common = [
+      wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
+      wgsl.loadProjected, ...outputSinkParts(kc),
+    ];
+    const variant = `dm${dModel}/h${heads}/vs${vStride}/lanes${kc.lanes}/${kc.rows}`;
+    const [sequential, recurrent, project] = await Promise.all([
+      getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
+        composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])),
+      getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}`, () =>
+        composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP }, [...common, wgsl.recurrentScan])),
+      MatmulOp.program(device, true),
+    ]);
     const buffers = {
       keyQuery: uploadFloat32(device, keyQuery, 'aaren key.query'),
       valueProj: uploadFloat32(device, valueProj, 'aaren value'),
@@ -185,7 +207,7 @@ export class AarenLayer {
       outputBias: outputBias && uploadFloat32(device, outputBias, 'aaren output bias'),
     };
     const unused = { read: createUnusedBuffer(device), write: createUnusedBuffer(device) };
-    return new AarenLayer(device, dModel, heads, headDim, scale, kc, scan, project, buffers, unused);
+    return new AarenLayer(device, dModel, heads, headDim, scale, kc, schedule, { sequential, recurrent }, project, buffers, unused);
   }
 
   /** An empty state (no tokens seen) for `batch` sequences. */
@@ -279,8 +301,9 @@ export class AarenLayer {
   /** @internal Used by AarenModel: a plan the caller destroys (with destroyPlanOf). */
   createPlan(batch: number, length: number, withState: boolean, residual = false): Plan {
     const n = batch * this.heads;
+    const schedule: LayerSchedule = length === 1 ? 'recurrent' : this.schedule;
     const tilesPerChunk = Math.max(1, Math.ceil(length / this.config.tile));
-    const scanUniform = createUniformBuffer(this.device, this.scanProgram, {
+    const scanUniform = createUniformBuffer(this.device, this.scanPrograms[schedule], {
       batch: n, count: length, head_dim: this.headDim, tiles_per_chunk: tilesPerChunk, chunks: 1,
       has_carry: withState ? 1 : 0, write_final: withState ? 1 : 0,
     });
@@ -289,7 +312,7 @@ export class AarenLayer {
       m: batch * length, n: this.dModel, k: this.heads * this.headDim, bias: this.weights.outputBias !== undefined,
       residual, gelu: false, headMajor: { length, heads: this.heads, headDim: this.headDim },
     });
-    return { batch, length, withState, scanUniform, heads, project };
+    return { schedule, batch, length, withState, scanUniform, heads, project };
   }
 
   /** @internal */
@@ -300,12 +323,14 @@ export class AarenLayer {
   /** @internal Records the two kernels (and the state update copy) with a plan from createPlan/cachedPlan. */
   encodePlan(encoder: GPUCommandEncoder, plan: Plan, buffers: AarenLayerBuffers, state?: LayerState): void {
     const pass = encoder.beginComputePass({ label: 'aaren layer' });
-    pass.setPipeline(this.scanProgram.pipeline);
-    pass.setBindGroup(0, createBindGroup(this.device, this.scanProgram, {
+    const program = this.scanPrograms[plan.schedule];
+    pass.setPipeline(program.pipeline);
+    pass.setBindGroup(0, createBindGroup(this.device, program, {
       params: plan.scanUniform, x: buffers.x, key_query: this.weights.keyQuery, value_proj: this.weights.valueProj,
       carry_in: state?.buffer ?? this.unused.read, final_state: state?.next ?? this.unused.write, outputs: plan.heads,
     }));
-    pass.dispatchWorkgroups(1, this.config.blocks, plan.batch * this.heads);
+    if (plan.schedule === 'recurrent') pass.dispatchWorkgroups(Math.ceil(this.config.blocks / RECURRENT_WORKGROUP), plan.batch * this.heads);
+    else pass.dispatchWorkgroups(1, this.config.blocks, plan.batch * this.heads);
     plan.project.encode(pass, {
       a: plan.heads, weight: this.weights.output, bias: this.weights.outputBias, residual: buffers.residual, result: buffers.output,
     }, this.unused.read);

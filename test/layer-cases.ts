@@ -161,7 +161,13 @@ async function recurrentModes(net: Runner, x: Float32Array, batch: number, lengt
   return { steps, blocks };
 }
 
-export async function runLayerCases(device: GPUDevice, options: { quick?: boolean } = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
+export interface LayerCaseOptions {
+  quick?: boolean;
+  /** Run only the layer or only the model cases (default both). */
+  only?: 'layer' | 'model';
+}
+
+export async function runLayerCases(device: GPUDevice, options: LayerCaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
   const report = (r: CaseResult) => {
     results.push(r);
@@ -175,20 +181,31 @@ export async function runLayerCases(device: GPUDevice, options: { quick?: boolea
     }
   };
 
+  if (options.only !== 'model') await layerCases(device, options, attempt);
+  if (options.only !== 'layer') await modelCases(device, options, attempt);
+  return results;
+}
+
+type Attempt = (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => Promise<void>;
+
+async function layerCases(device: GPUDevice, options: LayerCaseOptions, attempt: Attempt): Promise<void> {
   const layerShapes = options.quick ? LAYER_SHAPES.filter((s) => s.length <= 300) : LAYER_SHAPES;
   for (const [index, shape] of layerShapes.entries()) {
     const rand = seeded(100 + index);
     const config = randomLayerConfig(shape, rand);
     const x = randomArray(shape.batch * shape.length * shape.dModel, rand);
-    await attempt('aaren-layer', describeShape(shape), async () => {
-      const layer = await AarenLayer.create(device, config);
-      try {
-        const [y, ms] = await timed(() => layer.forward(x, shape));
-        return { ...compare(y, referenceLayer(config, x, shape.batch, shape.length)), ms };
-      } finally {
-        layer.destroy();
-      }
-    });
+    // Both schedules of the fused scan on every shape (the quick run: only the one the device would pick).
+    for (const schedule of options.quick ? (['auto'] as const) : (['recurrent', 'sequential'] as const)) {
+      await attempt(`aaren-layer-${schedule}`, describeShape(shape), async () => {
+        const layer = await AarenLayer.create(device, { ...config, schedule });
+        try {
+          const [y, ms] = await timed(() => layer.forward(x, shape));
+          return { ...compare(y, referenceLayer(config, x, shape.batch, shape.length)), ms };
+        } finally {
+          layer.destroy();
+        }
+      });
+    }
   }
 
   // step and block-wise forward: both against the reference, so a mode agreeing with a wrong forward fails too.
@@ -201,7 +218,9 @@ export async function runLayerCases(device: GPUDevice, options: { quick?: boolea
     let modes: { steps: Float32Array; blocks: Float32Array } | undefined;
     let ms = 0;
     await attempt('aaren-layer-step', describeShape(modeShape), async () => {
-      const layer = await AarenLayer.create(device, config);
+      // 'sequential' for the multi-token blocks, so that the workgroup scan's carry-in and final state are
+      // exercised here; step() and 1-token blocks use the recurrent kernel (and the state tests use 'auto').
+      const layer = await AarenLayer.create(device, { ...config, schedule: 'sequential' });
       try {
         [modes, ms] = await timed(() => recurrentModes(layer as unknown as Runner, x, modeShape.batch, modeShape.length, modeShape.dModel));
         return { ...compare(modes.steps, ref), ms };
@@ -214,7 +233,9 @@ export async function runLayerCases(device: GPUDevice, options: { quick?: boolea
       return { ...compare(modes.blocks, ref), ms };
     });
   }
+}
 
+async function modelCases(device: GPUDevice, options: LayerCaseOptions, attempt: Attempt): Promise<void> {
   const modelShapes = options.quick ? MODEL_SHAPES.slice(0, 2) : MODEL_SHAPES;
   for (const [index, shape] of modelShapes.entries()) {
     const rand = seeded(300 + index);
@@ -267,5 +288,4 @@ export async function runLayerCases(device: GPUDevice, options: { quick?: boolea
       return { ...compare(y, ref), ms: ms2 };
     });
   }
-  return results;
 }
