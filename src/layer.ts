@@ -15,7 +15,7 @@ import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js'
 import { isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
-import { MatmulOp, createUnusedBuffer } from './ops.js';
+import { MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
 
 export interface AarenLayerWeights {
   /** [heads, headDim]: the learned query of each head. */
@@ -47,11 +47,13 @@ export interface AarenLayerConfig {
 }
 
 /** recurrent: one invocation per (sequence, channel block) walks the tokens, state in registers
- * (recurrent_scan.wgsl). sequential: one workgroup per (sequence, channel block) scans tiles of TILE tokens
+ * (blocked_recurrent_scan.wgsl). sequential: one workgroup per (sequence, channel block) scans tiles of TILE tokens
  * with a Blelloch scan, carry in workgroup memory (chunk_scan.wgsl). Both fuse the projections (load_projected). */
 export type LayerSchedule = 'recurrent' | 'sequential';
 
 const RECURRENT_WORKGROUP = 16;
+/** Tokens per run of the recurrent kernel's two-level sum (blocked_recurrent_scan.wgsl). */
+const RUN_LENGTH = 256;
 
 /** The recurrent state of a batch: (m, u, w) per (batch, head), on the GPU. Its size never changes. */
 export interface AarenState {
@@ -196,9 +198,9 @@ export class AarenLayer {
     const [sequential, recurrent, project] = await Promise.all([
       getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
         composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])),
-      getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}`, () =>
-        composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP }, [...common, wgsl.recurrentScan])),
-      MatmulOp.program(device, true),
+      getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}/run${RUN_LENGTH}`, () =>
+        composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH }, [...common, wgsl.blockedRecurrentScan])),
+      MatmulOp.program(device, true, matmulTile(dModel, hd)),
     ]);
     const buffers = {
       keyQuery: uploadFloat32(device, keyQuery, 'aaren key.query'),

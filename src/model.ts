@@ -4,8 +4,8 @@
 // residual add fused into its epilogue, LayerNorm, the first FFN matmul with bias + GELU fused, the second with
 // bias + residual fused. Parallel forward, block-wise forward with state, and step, as AarenLayer.
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
-import { AarenLayer, type AarenLayerWeights, type AarenState } from './layer.js';
-import { LayerNormOp, MatmulOp, createUnusedBuffer } from './ops.js';
+import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights, type AarenState } from './layer.js';
+import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
 import type { Program } from './program.js';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
@@ -35,6 +35,8 @@ export interface AarenModelConfig {
   scale?: number;
   /** LayerNorm epsilon; default 1e-5 (torch.nn.LayerNorm). */
   eps?: number;
+  /** Scan schedule of every layer (AarenLayerConfig.schedule). */
+  schedule?: AarenLayerConfig['schedule'];
   weights: { blocks: AarenBlockWeights[]; finalNorm: AarenNormWeights };
 }
 
@@ -99,7 +101,7 @@ export class AarenModel {
     readonly config: Readonly<Omit<AarenModelConfig, 'weights'>>,
     private readonly blocks: BlockBuffers[],
     private readonly finalNorm: { gamma: GPUBuffer; beta: GPUBuffer },
-    private readonly programs: { norm: Program; rows: Program },
+    private readonly programs: { norm: Program; up: Program; down: Program },
     private readonly unused: GPUBuffer,
   ) {}
 
@@ -139,7 +141,9 @@ export class AarenModel {
     });
     checkNorm('config.weights.finalNorm', w.finalNorm);
 
-    const [norm, rows] = await Promise.all([LayerNormOp.program(device), MatmulOp.program(device, false)]);
+    const [norm, up, down] = await Promise.all([
+      LayerNormOp.program(device, dModel), MatmulOp.program(device, false, matmulTile(dFF, dModel)), MatmulOp.program(device, false, matmulTile(dModel, dFF)),
+    ]);
     const made: { destroy(): void }[] = [];
     const upload = (data: Float32Array, label: string) => {
       const buffer = uploadFloat32(device, data, label);
@@ -149,7 +153,7 @@ export class AarenModel {
     try {
       const blocks: BlockBuffers[] = [];
       for (const [l, block] of w.blocks.entries()) {
-        const layer = await AarenLayer.create(device, { dModel, heads, headDim, scale: config.scale, weights: block.attention });
+        const layer = await AarenLayer.create(device, { dModel, heads, headDim, scale: config.scale, schedule: config.schedule, weights: block.attention });
         made.push(layer);
         blocks.push({
           layer,
@@ -161,7 +165,7 @@ export class AarenModel {
       }
       const finalNorm = { gamma: upload(w.finalNorm.weight, 'final norm'), beta: upload(w.finalNorm.bias, 'final norm bias') };
       const scale = blocks[0]!.layer.scale;
-      return new AarenModel(device, { layers, dModel, heads, headDim, dFF, scale, eps }, blocks, finalNorm, { norm, rows }, createUnusedBuffer(device));
+      return new AarenModel(device, { layers, dModel, heads, headDim, dFF, scale, eps }, blocks, finalNorm, { norm, up, down }, createUnusedBuffer(device));
     } catch (error) {
       for (const m of made) m.destroy();
       throw error;
@@ -260,8 +264,8 @@ export class AarenModel {
       return {
         batch, length, layerPlans,
         norm: keep(LayerNormOp.create(this.device, this.programs.norm, rows, dModel, eps!)),
-        up: keep(MatmulOp.create(this.device, this.programs.rows, { m: rows, n: dFF, k: dModel, bias: true, residual: false, gelu: true })),
-        down: keep(MatmulOp.create(this.device, this.programs.rows, { m: rows, n: dModel, k: dFF, bias: true, residual: true, gelu: false })),
+        up: keep(MatmulOp.create(this.device, this.programs.up, { m: rows, n: dFF, k: dModel, bias: true, residual: false, gelu: true })),
+        down: keep(MatmulOp.create(this.device, this.programs.down, { m: rows, n: dModel, k: dFF, bias: true, residual: true, gelu: false })),
         p: keep(createStorageBuffer(this.device, rows * dModel * 4, 'aaren model stream p')),
         q: keep(createStorageBuffer(this.device, rows * dModel * 4, 'aaren model stream q')),
         normed: keep(createStorageBuffer(this.device, rows * dModel * 4, 'aaren model normed')),

@@ -5,10 +5,22 @@ import { composeShader } from './compose.js';
 import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
 import { wgsl } from './shader-sources.js';
 
-const MM_TILE = 16;
 const MM_WORK = 4;
-const MM_ROWS = MM_TILE * MM_WORK;
-const LN_THREADS = 64;
+const MAX_LN_THREADS = 64;
+
+/** Side of the square matmul tile: 16, or less when n or k is smaller (idle invocations cost time on CPU adapters). */
+export function matmulTile(n: number, k: number): number {
+  let tile = 4;
+  while (tile < 16 && tile < Math.min(n, k)) tile *= 2;
+  return tile;
+}
+
+/** Invocations per LayerNorm row: 64, or the next power of two at or above a smaller width. */
+export function layerNormThreads(width: number): number {
+  let threads = 1;
+  while (threads < MAX_LN_THREADS && threads < width) threads *= 2;
+  return threads;
+}
 
 /** Rows of the left operand as written by the fused scan: [batch, heads, length, headDim] (see matmul_load_heads.wgsl). */
 export interface HeadMajor {
@@ -49,20 +61,22 @@ export class MatmulOp {
     private readonly uniform: GPUBuffer,
   ) {}
 
-  /** The compiled kernel for a row-major or head-major left operand (cached per device). */
-  static program(device: GPUDevice, headMajor: boolean): Promise<Program> {
+  /** The compiled kernel for a row-major or head-major left operand and a tile side (cached per device). */
+  static program(device: GPUDevice, headMajor: boolean, tile: number): Promise<Program> {
     const source = headMajor ? 'heads' : 'rows';
-    return getProgram(device, `aaren/matmul/${source}/tile${MM_TILE}x${MM_WORK}`, () =>
-      composeShader({ MM_TILE, MM_WORK, MM_ROWS }, [
+    return getProgram(device, `aaren/matmul/${source}/tile${tile}x${MM_WORK}`, () =>
+      composeShader({ MM_TILE: tile, MM_WORK, MM_ROWS: tile * MM_WORK }, [
         wgsl.matmulParams, headMajor ? wgsl.matmulLoadHeads : wgsl.matmulLoadRows, wgsl.gelu, wgsl.matmul,
       ]));
   }
 
-  /** `program` from MatmulOp.program(device, spec.headMajor !== undefined). */
+  /** `program` from MatmulOp.program(device, spec.headMajor !== undefined, matmulTile(spec.n, spec.k)). */
   static create(device: GPUDevice, program: Program, spec: MatmulSpec): MatmulOp {
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
-    if (Math.ceil(spec.m / MM_ROWS) > maxGroups || Math.ceil(spec.n / MM_TILE) > maxGroups) {
-      throw new RangeError(`matmul of ${spec.m} x ${spec.n} outputs exceeds the dispatch limit (${maxGroups} workgroups of ${MM_ROWS} x ${MM_TILE})`);
+    const tile = matmulTile(spec.n, spec.k);
+    if (!program.key.includes(`/tile${tile}x`)) throw new Error(`MatmulOp.create: program ${program.key} is not for tile ${tile}`);
+    if (Math.ceil(spec.m / (tile * MM_WORK)) > maxGroups || Math.ceil(spec.n / tile) > maxGroups) {
+      throw new RangeError(`matmul of ${spec.m} x ${spec.n} outputs exceeds the dispatch limit (${maxGroups} workgroups of ${tile * MM_WORK} x ${tile})`);
     }
     const hm = spec.headMajor;
     const uniform = createUniformBuffer(device, program, {
@@ -83,7 +97,8 @@ export class MatmulOp {
       params: this.uniform, a: buffers.a, weight: buffers.weight, bias: buffers.bias ?? unused,
       residual: buffers.residual ?? unused, result: buffers.result,
     }));
-    pass.dispatchWorkgroups(Math.ceil(n / MM_TILE), Math.ceil(m / MM_ROWS));
+    const tile = matmulTile(n, this.spec.k);
+    pass.dispatchWorkgroups(Math.ceil(n / tile), Math.ceil(m / (tile * MM_WORK)));
   }
 
   destroy(): void {
@@ -99,8 +114,10 @@ export class LayerNormOp {
     private readonly uniform: GPUBuffer,
   ) {}
 
-  static program(device: GPUDevice): Promise<Program> {
-    return getProgram(device, `aaren/layer_norm/t${LN_THREADS}`, () => composeShader({ LN_THREADS }, [wgsl.layerNorm]));
+  /** The compiled kernel for rows of `width` (the thread count follows the width; cached per device). */
+  static program(device: GPUDevice, width: number): Promise<Program> {
+    const threads = layerNormThreads(width);
+    return getProgram(device, `aaren/layer_norm/t${threads}`, () => composeShader({ LN_THREADS: threads }, [wgsl.layerNorm]));
   }
 
   static create(device: GPUDevice, program: Program, rows: number, width: number, eps: number): LayerNormOp {

@@ -24,6 +24,7 @@ import matmulLoadRows from '../shaders/matmul_load_rows.wgsl?raw';
 import matmulLoadHeads from '../shaders/matmul_load_heads.wgsl?raw';
 import gelu from '../shaders/gelu.wgsl?raw';
 import layerNorm from '../shaders/layer_norm.wgsl?raw';
+import blockedRecurrentScan from '../shaders/blocked_recurrent_scan.wgsl?raw';
 
 export const wgsl = {
   lseCombine,
@@ -51,4 +52,5 @@ export const wgsl = {
   matmulLoadHeads,
   gelu,
   layerNorm,
+  blockedRecurrentScan,
 } as const;

@@ -4,9 +4,29 @@
 import type { CaseResult } from '../harness/cases.js';
 import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/layer.js';
 import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/model.js';
-import { referenceLayer, referenceModel } from '../src/layer-reference.js';
+import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/layer-reference.js';
+import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from '../src/ops.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
 
 export const RELATIVE_TOLERANCE = 1e-4;
+
+/** Tracks the buffers a device creates and which of them are destroyed. */
+export function trackBuffers(device: GPUDevice): { live: Set<GPUBuffer>; restore(): void } {
+  const live = new Set<GPUBuffer>();
+  const original = device.createBuffer;
+  device.createBuffer = function (descriptor: GPUBufferDescriptor) {
+    const buffer = original.call(device, descriptor);
+    live.add(buffer);
+    const destroy = buffer.destroy;
+    buffer.destroy = function () {
+      live.delete(buffer);
+      return destroy.call(buffer);
+    };
+    return buffer;
+  };
+  return { live, restore: () => { device.createBuffer = original; } };
+}
+
 
 /** Deterministic uniform [-1, 1) generator (mulberry32). */
 export function seeded(seed: number): () => number {
@@ -235,7 +255,65 @@ async function layerCases(device: GPUDevice, options: LayerCaseOptions, attempt:
   }
 }
 
+/** The model's dense kernels alone, on sizes that are not multiples of the tiles. */
+async function opCases(device: GPUDevice, attempt: Attempt): Promise<void> {
+  for (const [m, k, n] of [[1, 1, 1], [70, 37, 19], [130, 8, 33], [9, 6, 3]] as const) {
+    await attempt('matmul-bias-gelu-residual', `m=${m} k=${k} n=${n}`, async () => {
+      const rand = seeded(m * 31 + k);
+      const a = randomArray(m * k, rand, 2);
+      const w = randomArray(k * n, rand);
+      const bias = randomArray(n, rand);
+      const residual = randomArray(m * n, rand);
+      const made: GPUBuffer[] = [];
+      const up = (x: Float32Array) => (made.push(uploadFloat32(device, x)), made[made.length - 1]!);
+      const op = MatmulOp.create(device, await MatmulOp.program(device, false, matmulTile(n, k)), { m, n, k, bias: true, residual: true, gelu: true });
+      try {
+        const result = createStorageBuffer(device, m * n * 4);
+        const unused = createUnusedBuffer(device);
+        made.push(result, unused);
+        const encoder = device.createCommandEncoder();
+        const pass = encoder.beginComputePass();
+        op.encode(pass, { a: up(a), weight: up(w), bias: up(bias), residual: up(residual), result }, unused);
+        pass.end();
+        const t0 = performance.now();
+        const [y] = await submitAndRead(device, encoder, [{ buffer: result, floats: m * n }]);
+        const ref = matmulReference(a, w, m, k, n, bias).map((v, i) => geluReference(v) + residual[i]!);
+        return { ...compare(y!, ref), ms: performance.now() - t0 };
+      } finally {
+        op.destroy();
+        for (const b of made) b.destroy();
+      }
+    });
+  }
+  for (const [rows, width] of [[1, 1], [3, 5], [70, 131], [5, 40]] as const) {
+    await attempt('layer-norm', `rows=${rows} width=${width}`, async () => {
+      const rand = seeded(rows * 7 + width);
+      const x = Float32Array.from({ length: rows * width }, () => 3 + rand() * 2); // offset mean: tests the centring
+      const gamma = randomArray(width, rand);
+      const beta = randomArray(width, rand);
+      const made: GPUBuffer[] = [];
+      const up = (v: Float32Array) => (made.push(uploadFloat32(device, v)), made[made.length - 1]!);
+      const op = LayerNormOp.create(device, await LayerNormOp.program(device, width), rows, width, 1e-5);
+      try {
+        const result = createStorageBuffer(device, rows * width * 4);
+        made.push(result);
+        const encoder = device.createCommandEncoder();
+        const pass = encoder.beginComputePass();
+        op.encode(pass, { x: up(x), gamma: up(gamma), beta: up(beta), result });
+        pass.end();
+        const t0 = performance.now();
+        const [y] = await submitAndRead(device, encoder, [{ buffer: result, floats: rows * width }]);
+        return { ...compare(y!, layerNormReference(x, rows, width, gamma, beta, 1e-5)), ms: performance.now() - t0 };
+      } finally {
+        op.destroy();
+        for (const b of made) b.destroy();
+      }
+    });
+  }
+}
+
 async function modelCases(device: GPUDevice, options: LayerCaseOptions, attempt: Attempt): Promise<void> {
+  await opCases(device, attempt);
   const modelShapes = options.quick ? MODEL_SHAPES.slice(0, 2) : MODEL_SHAPES;
   for (const [index, shape] of modelShapes.entries()) {
     const rand = seeded(300 + index);

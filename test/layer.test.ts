@@ -5,25 +5,8 @@ import { dawnDevice } from './dawn.js';
 import { AarenLayer, type AarenLayerConfig } from '../src/layer.js';
 import { referenceLayer, referenceLayerState } from '../src/layer-reference.js';
 import { stateBytes } from '../src/state.js';
-import { compare, randomArray, randomLayerConfig, runLayerCases, seeded } from './layer-cases.js';
+import { compare, randomArray, randomLayerConfig, runLayerCases, seeded, trackBuffers } from './layer-cases.js';
 import { submitAndRead, uploadFloat32, createStorageBuffer } from '../src/buffers.js';
-
-/** Tracks the buffers a device creates and which of them are destroyed. */
-export function trackBuffers(device: GPUDevice): { live: Set<GPUBuffer>; restore(): void } {
-  const live = new Set<GPUBuffer>();
-  const original = device.createBuffer;
-  device.createBuffer = function (descriptor: GPUBufferDescriptor) {
-    const buffer = original.call(device, descriptor);
-    live.add(buffer);
-    const destroy = buffer.destroy;
-    buffer.destroy = function () {
-      live.delete(buffer);
-      return destroy.call(buffer);
-    };
-    return buffer;
-  };
-  return { live, restore: () => { device.createBuffer = original; } };
-}
 
 const small = (schedule?: 'recurrent' | 'sequential'): AarenLayerConfig => ({
   ...randomLayerConfig({ dModel: 5, heads: 2, headDim: 8, biases: true }, seeded(11)),
