@@ -79,13 +79,14 @@ export function readSafetensors(bytes: ArrayBuffer | Uint8Array): SafetensorsFil
       throw new RangeError(`tensor ${name}: ${end - begin} bytes for shape [${shape.join(', ')}] of ${dtype} (expected ${count * BYTES[dtype]})`);
     }
     const data = new Float32Array(count);
+    const bits = new Uint32Array(data.buffer); // BF16 is the top half of an f32
     const at = dataStart + begin;
     for (let i = 0; i < count; i++) {
       const o = at + i * BYTES[dtype];
-      data[i] = dtype === 'F32' ? view.getFloat32(o, true)
-        : dtype === 'F64' ? view.getFloat64(o, true)
-        : dtype === 'F16' ? halfToFloat(view.getUint16(o, true))
-        : new Float32Array(new Uint32Array([view.getUint16(o, true) << 16]).buffer)[0]!;
+      if (dtype === 'F32') data[i] = view.getFloat32(o, true);
+      else if (dtype === 'F64') data[i] = view.getFloat64(o, true);
+      else if (dtype === 'F16') data[i] = halfToFloat(view.getUint16(o, true));
+      else bits[i] = view.getUint16(o, true) << 16;
     }
     tensors.set(name, { dtype, shape: [...shape], data });
   }
@@ -105,18 +106,16 @@ export function writeSafetensors(tensors: Record<string, { shape: number[]; data
     header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + count * 4] };
     offset += count * 4;
   }
-  let json = new TextEncoder().encode(JSON.stringify(header));
+  const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8; // the format pads the header with spaces to 8-byte alignment
   const out = new Uint8Array(8 + padded + offset);
   const view = new DataView(out.buffer);
   view.setBigUint64(0, BigInt(padded), true);
   out.fill(0x20, 8, 8 + padded);
   out.set(json, 8);
-  json = new Uint8Array(0);
   let at = 8 + padded;
   for (const t of Object.values(tensors)) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
-    at += t.data.byteLength;
+    for (let i = 0; i < t.data.length; i++, at += 4) view.setFloat32(at, t.data[i]!, true);
   }
   return out;
 }
