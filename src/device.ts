@@ -14,3 +14,44 @@ export async function requestAarenDevice(gpu: GPU = navigator.gpu, options: GPUR
   const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   return adapter.requestDevice({ requiredLimits, requiredFeatures });
 }
+
+// Lost devices: `device.lost` settles when a device is destroyed or lost; every entry point checks it first, so a
+// call on a lost device fails at once with a clear error instead of a bare AbortError from a later mapAsync.
+const lostDevices = new WeakMap<GPUDevice, GPUDeviceLostInfo>();
+const watchedDevices = new WeakSet<GPUDevice>();
+
+function lostError(name: string, info: GPUDeviceLostInfo): Error {
+  return new Error(`aaren-webgpu: ${name} is lost (${info.reason}${info.message ? `: ${info.message}` : ''}); request a new GPUDevice`);
+}
+
+/** A GPUDevice not known to be lost; starts watching `device.lost`. Throws TypeError for a non-device. */
+export function checkDevice(name: string, device: unknown): GPUDevice {
+  const d = device as GPUDevice;
+  if (typeof device !== 'object' || device === null || typeof d.createBuffer !== 'function' || typeof d.lost?.then !== 'function') {
+    throw new TypeError(`${name} must be a GPUDevice, got ${device === null ? 'null' : typeof device === 'object' ? device.constructor?.name ?? 'object' : `${typeof device} ${String(device)}`}`);
+  }
+  if (!watchedDevices.has(d)) {
+    watchedDevices.add(d);
+    void d.lost.then((info) => lostDevices.set(d, info));
+  }
+  const info = lostDevices.get(d);
+  if (info) throw lostError(name, info);
+  return d;
+}
+
+/** checkDevice, also seeing a loss whose `lost` promise has settled but whose callbacks have not run yet. */
+export async function checkLiveDevice(name: string, device: unknown): Promise<GPUDevice> {
+  const d = checkDevice(name, device);
+  const info = await Promise.race([d.lost, undefined]);
+  if (info) {
+    lostDevices.set(d, info);
+    throw lostError(name, info);
+  }
+  return d;
+}
+
+/** After a failed call: the lost-device error when the device was lost meanwhile (else undefined). */
+export async function lostDeviceError(name: string, device: GPUDevice): Promise<Error | undefined> {
+  const info = lostDevices.get(device) ?? (await Promise.race([device.lost, undefined]));
+  return info ? lostError(name, info) : undefined;
+}

@@ -12,7 +12,7 @@
 import { composeShader, forBuffer } from './compose.js';
 import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
 import { wgsl } from './shader-sources.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
+import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from './validate.js';
 import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
@@ -134,7 +134,7 @@ export class PrefixScan {
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
   static async create(device: GPUDevice, shape: ScanShape, options: PrefixScanOptions = {}): Promise<PrefixScan> {
-    checkDevice('device', device);
+    await checkLiveDevice('device', device);
     checkObject('shape', shape, '{ batch, length, headDim }');
     checkObject('options', options, '(PrefixScanOptions)');
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
@@ -350,8 +350,9 @@ export interface PrefixAttentionOptions extends Omit<PrefixScanOptions, 'outputs
   initialState?: ScanState;
 }
 
-function checkInput(input: PrefixAttentionInput, initialState?: ScanState): void {
+function checkInput(input: PrefixAttentionInput, options: PrefixAttentionOptions): void {
   if (typeof input !== 'object' || input === null) throw new TypeError('input must be an object { scores, values, batch, length, headDim }');
+  checkObject('options', options, '(PrefixAttentionOptions)');
   const batch = checkInteger('input.batch', input.batch, 0);
   const length = checkInteger('input.length', input.length, 0);
   const headDim = checkInteger('input.headDim', input.headDim, 1);
@@ -359,25 +360,98 @@ function checkInput(input: PrefixAttentionInput, initialState?: ScanState): void
   checkFloat32Array('input.values', input.values, batch * length * headDim, `batch ${batch} x length ${length} x headDim ${headDim}`);
   checkFinite('input.scores', input.scores, true);
   checkFinite('input.values', input.values);
+  const initialState = options.initialState;
   if (initialState !== undefined) {
+    checkObject('options.initialState', initialState, '{ batch, headDim, m, u, w } (a ScanState)');
     if (initialState.batch !== batch || initialState.headDim !== headDim) {
       throw new RangeError(`options.initialState is for batch ${initialState.batch} x headDim ${initialState.headDim}, the input is batch ${batch} x headDim ${headDim}`);
     }
     checkFloat32Array('options.initialState.m', initialState.m, batch, 'batch');
     checkFloat32Array('options.initialState.u', initialState.u, batch, 'batch');
     checkFloat32Array('options.initialState.w', initialState.w, batch * headDim, 'batch x headDim');
+    checkFinite('options.initialState.m', initialState.m, true);
+    checkFinite('options.initialState.u', initialState.u);
+    checkFinite('options.initialState.w', initialState.w);
+    const negative = initialState.u.findIndex((u) => u < 0);
+    if (negative >= 0) throw new RangeError(`options.initialState.u[${negative}] is ${initialState.u[negative]}; u is a sum of weights, >= 0`);
   }
+}
+
+/**
+ * Bytes of every buffer a scan of `shape` makes or binds (each rounded as createStorageBuffer rounds); `tile` > 0
+ * adds the parallel schedule's chunk totals (at most one state per tile of each sequence).
+ */
+export function scanBufferBytes(shape: ScanShape, outputs: 'all' | 'last', tile: number): Record<string, number> {
+  const { batch, length, headDim } = shape;
+  const sizes: Record<string, number> = {
+    scores: bufferBytes(batch * length * 4),
+    values: bufferBytes(batch * length * headDim * 4),
+    output: bufferBytes((outputs === 'all' ? batch * length * headDim : batch * headDim) * 4),
+    state: bufferBytes(stateBytes(batch, headDim)),
+  };
+  if (tile > 0) sizes['chunk states'] = bufferBytes(stateBytes(batch * Math.ceil(length / tile), headDim));
+  return sizes;
+}
+
+/** A piece of a typed-array call: sequences [batchStart, batchStart + batch), tokens [lengthStart, lengthStart + length). */
+export interface ScanPiece {
+  batchStart: number;
+  batch: number;
+  lengthStart: number;
+  length: number;
+}
+
+/**
+ * Cuts a typed-array call into pieces whose every buffer (the readback included) fits `limit.bytes`: groups of
+ * whole sequences while one sequence fits, else each sequence cut along its length, its state carried from
+ * piece to piece. Throws a RangeError naming the limit when not even one token of one sequence fits.
+ */
+export function scanPieces(shape: ScanShape, outputs: 'all' | 'last', tile: number, limit: { bytes: number; name: string }, maxBatch: number): ScanPiece[] {
+  const { batch, length, headDim } = shape;
+  const fits = (b: number, n: number) => {
+    const sizes = scanBufferBytes({ batch: b, length: n, headDim }, outputs, tile);
+    return Math.max(...Object.values(sizes), sizes.output! + sizes.state!) <= limit.bytes;
+  };
+  const largest = (hi: number, ok: (k: number) => boolean) => { // the largest k in [1, hi] with ok(k); ok(1) holds
+    let lo = 1;
+    while (lo < hi) {
+      const mid = Math.ceil((lo + hi) / 2);
+      if (ok(mid)) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  };
+  const pieces: ScanPiece[] = [];
+  if (fits(1, length)) {
+    const per = largest(Math.min(batch, maxBatch), (b) => fits(b, length));
+    for (let b = 0; b < batch; b += per) pieces.push({ batchStart: b, batch: Math.min(per, batch - b), lengthStart: 0, length });
+    return pieces;
+  }
+  if (!fits(1, 1)) {
+    throw new RangeError(`input.headDim ${headDim}: one token needs buffers past the device's ${limit.name} (${limit.bytes} bytes)`);
+  }
+  const per = largest(length, (n) => fits(1, n));
+  for (let b = 0; b < batch; b++) {
+    for (let n = 0; n < length; n += per) pieces.push({ batchStart: b, batch: 1, lengthStart: n, length: Math.min(per, length - n) });
+  }
+  return pieces;
+}
+
+function sliceState(state: ScanState, from: number, count: number): ScanState {
+  const d = state.headDim;
+  return { batch: count, headDim: d, m: state.m.slice(from, from + count), u: state.u.slice(from, from + count), w: state.w.slice(from * d, (from + count) * d) };
 }
 
 /** Runs one PrefixScan over host arrays: uploads, encodes, reads back, and releases every buffer it made. */
 async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions, outputs: 'all' | 'last') {
   const { initialState, ...scanOptions } = options;
-  const scan = await PrefixScan.create(device, input, { ...scanOptions, outputs });
   const made: GPUBuffer[] = [];
   const track = (buffer: GPUBuffer) => (made.push(buffer), buffer);
+  let scan: PrefixScan | undefined;
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
   try {
+    scan = await PrefixScan.create(device, input, { ...scanOptions, outputs });
     const output = track(createStorageBuffer(device, scan.outputFloats * 4, 'aaren output'));
     const finalState = track(createStorageBuffer(device, scan.stateBytes, 'aaren final state'));
     const encoder = device.createCommandEncoder({ label: 'aaren prefixAttention' });
@@ -391,15 +465,53 @@ async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: 
     const stateFloats = scan.stateBytes / 4;
     const [out, state] = await submitAndRead(device, encoder, [{ buffer: output, floats: scan.outputFloats }, { buffer: finalState, floats: stateFloats }]);
     return { output: out!, packedState: state! };
+  } catch (error) {
+    throw (await lostDeviceError('device', device)) ?? error;
   } finally {
     const validation = await device.popErrorScope();
     const memory = await device.popErrorScope();
-    scan.destroy();
+    scan?.destroy();
     for (const buffer of made) buffer.destroy();
     const gpuError = validation ?? memory;
     // eslint-disable-next-line no-unsafe-finally
-    if (gpuError) throw new Error(`aaren-webgpu: WebGPU error during prefixAttention: ${gpuError.message}`);
+    if (gpuError) throw new Error(`aaren-webgpu: WebGPU ${gpuError === memory ? 'out-of-memory' : 'validation'} error during prefixAttention: ${gpuError.message}`);
   }
+}
+
+/**
+ * The typed-array calls: validated, then run in pieces that fit the device's buffer limits (one piece unless the
+ * input is larger than the largest buffer). `limit` is for tests.
+ */
+export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions, outputs: 'all' | 'last',
+  limit?: { bytes: number; name: string }): Promise<{ output: Float32Array; state: ScanState }> {
+  checkInput(input, options);
+  await checkLiveDevice('device', device);
+  limit ??= bufferLimit(device.limits);
+  const { batch, length, headDim } = input;
+  const output = new Float32Array(outputs === 'all' ? batch * length * headDim : batch * headDim);
+  const state = options.initialState ? sliceState(options.initialState, 0, batch) : emptyState(batch, headDim);
+  if (batch * length === 0) {
+    if (outputs === 'last') {
+      for (let b = 0; b < batch; b++) {
+        for (let c = 0; c < headDim; c++) output[b * headDim + c] = state.u[b]! > 0 ? state.w[b * headDim + c]! / state.u[b]! : 0;
+      }
+    }
+    return { output, state };
+  }
+  const tile = kernelConfig(device.limits, headDim).tile;
+  for (const p of scanPieces(input, outputs, tile, limit, device.limits.maxComputeWorkgroupsPerDimension)) {
+    const first = p.batchStart * length + p.lengthStart; // first token of the piece; its tokens are contiguous
+    const tokens = p.batch * p.length;
+    const piece = { batch: p.batch, length: p.length, headDim, scores: input.scores.subarray(first, first + tokens), values: input.values.subarray(first * headDim, (first + tokens) * headDim) };
+    const carried = p.lengthStart > 0 || options.initialState ? sliceState(state, p.batchStart, p.batch) : undefined;
+    const result = await runScan(device, piece, { ...options, initialState: carried }, outputs);
+    output.set(result.output, outputs === 'all' ? first * headDim : p.batchStart * headDim);
+    const next = unpackState(result.packedState, p.batch, headDim);
+    state.m.set(next.m, p.batchStart);
+    state.u.set(next.u, p.batchStart);
+    state.w.set(next.w, p.batchStart * headDim);
+  }
+  return { output, state };
 }
 
 /**
@@ -408,9 +520,7 @@ async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: 
  * Returns [batch, length, headDim].
  */
 export async function prefixAttention(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions = {}): Promise<Float32Array> {
-  checkInput(input, options.initialState);
-  if (input.batch * input.length === 0) return new Float32Array(0);
-  return (await runScan(device, input, options, 'all')).output;
+  return (await runInPieces(device, input, options, 'all')).output;
 }
 
 /**
@@ -418,16 +528,5 @@ export async function prefixAttention(device: GPUDevice, input: PrefixAttentionI
  * which a later call (options.initialState) continues the recurrence.
  */
 export async function prefixAttentionLast(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions = {}): Promise<{ output: Float32Array; state: ScanState }> {
-  checkInput(input, options.initialState);
-  const { batch, headDim } = input;
-  if (batch * input.length === 0) {
-    const state = options.initialState ?? emptyState(batch, headDim);
-    const output = new Float32Array(batch * headDim);
-    for (let b = 0; b < batch; b++) {
-      for (let c = 0; c < headDim; c++) output[b * headDim + c] = state.u[b]! > 0 ? state.w[b * headDim + c]! / state.u[b]! : 0;
-    }
-    return { output, state: { ...state, m: state.m.slice(), u: state.u.slice(), w: state.w.slice() } };
-  }
-  const { output, packedState } = await runScan(device, input, options, 'last');
-  return { output, state: unpackState(packedState, batch, headDim) };
+  return runInPieces(device, input, options, 'last');
 }

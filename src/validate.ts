@@ -48,3 +48,28 @@ export function checkStorageBuffer(name: string, value: unknown, bytes: number):
   if (buffer.size < bytes) throw new RangeError(`${name} must hold at least ${bytes} bytes, got ${buffer.size}`);
   return buffer;
 }
+
+/** A non-null object (an options bag, a shape, a state). */
+export function checkObject<T extends object>(name: string, value: unknown, expected: string): T {
+  if (typeof value !== 'object' || value === null) throw new TypeError(`${name} must be an object ${expected}, got ${describe(value)}`);
+  return value as T;
+}
+
+/**
+ * The largest single buffer a call may make or bind: min(maxStorageBufferBindingSize, maxBufferSize), with the
+ * name of the limit that binds, for error messages.
+ */
+export function bufferLimit(limits: GPUSupportedLimits): { bytes: number; name: string } {
+  return limits.maxBufferSize < limits.maxStorageBufferBindingSize
+    ? { bytes: limits.maxBufferSize, name: 'maxBufferSize' }
+    : { bytes: limits.maxStorageBufferBindingSize, name: 'maxStorageBufferBindingSize' };
+}
+
+/** Refuses (RangeError, naming the buffer, the shape and the limit) when a buffer the call needs is too large. */
+export function checkBufferSizes(what: string, sizes: Record<string, number>, limit: { bytes: number; name: string }): void {
+  for (const [name, bytes] of Object.entries(sizes)) {
+    if (bytes > limit.bytes) {
+      throw new RangeError(`${what} needs a ${name} buffer of ${bytes} bytes, past the device's ${limit.name} (${limit.bytes} bytes); use a smaller batch or length, or a device with larger limits`);
+    }
+  }
+}
