@@ -101,10 +101,17 @@ describe('AarenLayer', () => {
           longer.set(x.subarray(b * length * 5, (b + 1) * length * 5), b * (length + 1) * 5);
           longer.set(x.subarray(b * 5, b * 5 + 5), (b * (length + 1) + length) * 5);
         }
-        const ref = referenceLayer(config, longer, batch, length + 1);
+        const refState = referenceLayerState(batch, 2, 8);
+        const ref = referenceLayer(config, longer, batch, length + 1, refState);
         const refLast = new Float64Array(batch * 5);
         for (let b = 0; b < batch; b++) refLast.set(ref.subarray((b * (length + 1) + length) * 5, (b * (length + 1) + length + 1) * 5), b * 5);
         expect(compare(ys!, refLast).pass).toBe(true);
+        // The state's m includes the key bias term (which cancels in every output: softmax is shift-invariant).
+        const gpuState = await layer.readState(state);
+        refState.forEach((r, i) => {
+          expect(Math.abs(gpuState.m[i]! - r.m)).toBeLessThan(1e-5 * Math.max(1, Math.abs(r.m)));
+          expect(Math.abs(gpuState.u[i]! - r.u)).toBeLessThan(1e-5 * r.u);
+        });
       } finally {
         for (const b of made) b.destroy();
         state.destroy();
