@@ -12,6 +12,7 @@ import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffer
 import { combineReference, referenceRecurrence, type ReferenceState } from '../src/reference.js';
 import { makeScores, makeValues, mulberry32, normal, type ScorePattern } from '../test/random.js';
 import combineTriplesSource from '../test/shaders/combine_triples.wgsl?raw';
+import { runLayerCases } from '../test/layer-cases.js';
 
 export interface CaseResult {
   kernel: string;
@@ -231,6 +232,12 @@ export async function runCases(device: GPUDevice, options: CaseOptions = {}, onR
     seed += 2;
     if (options.quick && !sc.quick) continue;
     await run(sc.kernel, caseName(sc), () => runScanCase(device, sc, seed));
+  }
+  // The Aaren layer and model (test/layer-cases.ts), after the scan they are built on.
+  if (!options.filter || options.filter.startsWith('aaren')) {
+    await runLayerCases(device, { quick: options.quick }, (r) => {
+      if (wanted(r.kernel, r.shape)) report(r);
+    });
   }
   return results;
 }
