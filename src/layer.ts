@@ -41,15 +41,25 @@ export interface AarenLayerConfig {
   /** Score scale; default 1 / sqrt(headDim). */
   scale?: number;
   weights: AarenLayerWeights;
-  /** Scan schedule of multi-token passes: 'auto' (default) picks 'recurrent' on CPU adapters, 'sequential' on GPUs.
-   * A single token (step) always uses 'recurrent'. */
+  /** Scan schedule of multi-token passes: 'auto' (default) picks 'recurrent' on CPU adapters; on GPUs 'sequential'
+   * when batch * heads * channel blocks fill the device (>= 256 workgroups), else 'parallel'. A single token (step)
+   * always uses 'recurrent'. */
   schedule?: 'auto' | LayerSchedule;
 }
 
-/** recurrent: one invocation per (sequence, channel block) walks the tokens, state in registers
- * (blocked_recurrent_scan.wgsl). sequential: one workgroup per (sequence, channel block) scans tiles of TILE tokens
- * with a Blelloch scan, carry in workgroup memory (chunk_scan.wgsl). Both fuse the projections (load_projected). */
-export type LayerSchedule = 'recurrent' | 'sequential';
+/** How the fused scan is scheduled; every one computes the projections while loading (load_projected.wgsl).
+ * - recurrent: one invocation per (sequence, channel block) walks the tokens, state in registers
+ *   (blocked_recurrent_scan.wgsl). Best on CPU adapters.
+ * - sequential: one workgroup per (sequence, channel block) scans tiles of TILE tokens with a Blelloch scan, carry
+ *   in workgroup memory (chunk_scan.wgsl with one chunk). Best when the sequences alone fill a GPU.
+ * - parallel: reduce-then-scan over chunks of tiles: chunk_reduce totals each chunk (projecting as it loads), one
+ *   workgroup per sequence scans the chunk totals, chunk_scan rescans each chunk from its carry. For few long
+ *   sequences on a GPU; the projections are computed twice, which is cheaper than storing them. */
+export type LayerSchedule = 'recurrent' | 'sequential' | 'parallel';
+
+/** Workgroups that make a GPU busy, for the 'auto' choice between sequential and parallel. */
+const TARGET_WORKGROUPS = 1024;
+const SEQUENTIAL_MIN_WORKGROUPS = 256;
 
 const RECURRENT_WORKGROUP = 16;
 /** Tokens per run of the recurrent kernel's two-level sum (blocked_recurrent_scan.wgsl). */
@@ -105,19 +115,31 @@ class LayerState implements AarenState {
   }
 }
 
-/** Per-shape resources: the scan's uniform, the head-major scratch and the projection op. */
+/** A binding of a scan dispatch: a plan-owned buffer, or one given at encode time. */
+type ScanBinding = GPUBuffer | 'x' | 'carry' | 'final';
+
+interface ScanDispatch {
+  program: Program;
+  uniform: GPUBuffer;
+  bindings: Record<string, ScanBinding>;
+  workgroups: [number, number, number];
+}
+
+/** Per-shape resources: the scan dispatches with their uniforms and scratch, the head-major outputs, the projection. */
 interface Plan {
   schedule: LayerSchedule;
   batch: number;
   length: number;
   withState: boolean;
-  scanUniform: GPUBuffer;
+  scan: ScanDispatch[];
+  scratch: GPUBuffer[];
   heads: GPUBuffer;
   project: MatmulOp;
 }
 
 function destroyPlan(plan: Plan): void {
-  plan.scanUniform.destroy();
+  for (const d of plan.scan) d.uniform.destroy();
+  for (const b of plan.scratch) b.destroy();
   plan.heads.destroy();
   plan.project.destroy();
 }
@@ -133,9 +155,10 @@ export class AarenLayer {
     readonly headDim: number,
     readonly scale: number,
     private readonly config: KernelConfig,
-    /** The schedule of multi-token passes. */
-    readonly schedule: LayerSchedule,
-    private readonly scanPrograms: Record<LayerSchedule, Program>,
+    /** The requested schedule of multi-token passes ('auto' resolves per shape). */
+    readonly schedule: 'auto' | LayerSchedule,
+    private readonly cpu: boolean,
+    private readonly scanPrograms: { recurrent: Program; sequential: Program; reduce?: Program; totals?: Program },
     private readonly projectProgram: Program,
     private readonly weights: { keyQuery: GPUBuffer; valueProj: GPUBuffer; output: GPUBuffer; outputBias?: GPUBuffer },
     private readonly unused: { read: GPUBuffer; write: GPUBuffer },
@@ -186,15 +209,27 @@ export class AarenLayer {
         if (vrow) valueProj.set(vrow, (h * (dModel + 1) + j) * vStride * 4);
       }
     }
-    const requested = config.schedule ?? 'auto';
-    if (!['auto', 'recurrent', 'sequential'].includes(requested)) throw new RangeError(`config.schedule must be 'auto', 'recurrent' or 'sequential', got ${String(requested)}`);
-    const schedule: LayerSchedule = requested !== 'auto' ? requested : isCpuAdapter(device) ? 'recurrent' : 'sequential';
+    const schedule = config.schedule ?? 'auto';
+    if (!['auto', 'recurrent', 'sequential', 'parallel'].includes(schedule)) {
+      throw new RangeError(`config.schedule must be 'auto', 'recurrent', 'sequential' or 'parallel', got ${String(schedule)}`);
+    }
+    const cpu = isCpuAdapter(device);
     const projected = { LANES: kc.lanes, D_MODEL: dModel, HEADS: heads, V_STRIDE: vStride };
-    const common = [
-      wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
-      wgsl.loadProjected, ...outputSinkParts(kc),
-    ];
+    const base = [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams];
+    const carries = [forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state')];
+    const common = [...base, ...carries, wgsl.loadProjected, ...outputSinkParts(kc)];
+    const toStates = [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
     const variant = `dm${dModel}/h${heads}/vs${vStride}/lanes${kc.lanes}/${kc.rows}`;
+    const tiled = { TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 };
+    const parallel = schedule === 'parallel' || (schedule === 'auto' && !cpu);
+    const [reduce, totals] = await Promise.all(parallel ? [
+      getProgram(device, `aaren/layer_chunk_reduce/${variant}/tile${kc.tile}`, () =>
+        composeShader({ ...projected, ...tiled }, [...base, wgsl.loadProjected, ...toStates, wgsl.chunkReduce])),
+      getProgram(device, `aaren/layer_chunk_totals_scan/lanes${kc.lanes}/tile${kc.tile}`, () =>
+        composeShader({ LANES: kc.lanes, ...tiled }, [
+          ...base, ...carries, wgsl.workgroupScan, forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates, ...toStates, wgsl.chunkScan,
+        ])),
+    ] : []);
     const [sequential, recurrent, project] = await Promise.all([
       getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
         composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])),
@@ -209,7 +244,7 @@ export class AarenLayer {
       outputBias: outputBias && uploadFloat32(device, outputBias, 'aaren output bias'),
     };
     const unused = { read: createUnusedBuffer(device), write: createUnusedBuffer(device) };
-    return new AarenLayer(device, dModel, heads, headDim, scale, kc, schedule, { sequential, recurrent }, project, buffers, unused);
+    return new AarenLayer(device, dModel, heads, headDim, scale, kc, schedule, cpu, { sequential, recurrent, reduce, totals }, project, buffers, unused);
   }
 
   /** An empty state (no tokens seen) for `batch` sequences. */
@@ -303,18 +338,67 @@ export class AarenLayer {
   /** @internal Used by AarenModel: a plan the caller destroys (with destroyPlanOf). */
   createPlan(batch: number, length: number, withState: boolean, residual = false): Plan {
     const n = batch * this.heads;
-    const schedule: LayerSchedule = length === 1 ? 'recurrent' : this.schedule;
-    const tilesPerChunk = Math.max(1, Math.ceil(length / this.config.tile));
-    const scanUniform = createUniformBuffer(this.device, this.scanPrograms[schedule], {
-      batch: n, count: length, head_dim: this.headDim, tiles_per_chunk: tilesPerChunk, chunks: 1,
-      has_carry: withState ? 1 : 0, write_final: withState ? 1 : 0,
-    });
-    const heads = createStorageBuffer(this.device, n * length * this.headDim * 4, 'aaren head outputs');
-    const project = MatmulOp.create(this.device, this.projectProgram, {
-      m: batch * length, n: this.dModel, k: this.heads * this.headDim, bias: this.weights.outputBias !== undefined,
-      residual, gelu: false, headMajor: { length, heads: this.heads, headDim: this.headDim },
-    });
-    return { schedule, batch, length, withState, scanUniform, heads, project };
+    const { tile, blocks } = this.config;
+    const tiles = Math.max(1, Math.ceil(length / tile));
+    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
+    // Chunks of whole tiles for the parallel schedule: enough workgroups to fill the device, at most maxGroups.
+    const perChunk = Math.max(Math.ceil(tiles / Math.max(1, Math.floor(TARGET_WORKGROUPS / (n * blocks)))), Math.ceil(tiles / maxGroups));
+    const chunks = Math.ceil(tiles / perChunk);
+    let schedule: LayerSchedule;
+    if (length === 1) schedule = 'recurrent';
+    else if (this.schedule !== 'auto') schedule = this.schedule;
+    else if (this.cpu) schedule = 'recurrent';
+    else schedule = n * blocks >= SEQUENTIAL_MIN_WORKGROUPS ? 'sequential' : 'parallel';
+    if (schedule === 'parallel' && chunks === 1) schedule = 'sequential';
+
+    const made: { destroy(): void }[] = [];
+    const keep = <T extends { destroy(): void }>(x: T) => (made.push(x), x);
+    try {
+      const params = (program: Program, values: Partial<Record<string, number>>) => keep(createUniformBuffer(this.device, program, {
+        batch: n, count: length, head_dim: this.headDim, tiles_per_chunk: tiles, chunks: 1,
+        has_carry: withState ? 1 : 0, write_final: withState ? 1 : 0, ...values,
+      }));
+      const scan: ScanDispatch[] = [];
+      const scratch: GPUBuffer[] = [];
+      const heads = keep(createStorageBuffer(this.device, n * length * this.headDim * 4, 'aaren head outputs'));
+      const projectedBindings = { x: 'x', key_query: this.weights.keyQuery, value_proj: this.weights.valueProj } as const;
+      if (schedule === 'recurrent') {
+        const program = this.scanPrograms.recurrent;
+        scan.push({ program, uniform: params(program, {}), bindings: { ...projectedBindings, carry_in: 'carry', final_state: 'final', outputs: heads }, workgroups: [Math.ceil(blocks / RECURRENT_WORKGROUP), n, 1] });
+      } else if (schedule === 'sequential') {
+        const program = this.scanPrograms.sequential;
+        scan.push({ program, uniform: params(program, {}), bindings: { ...projectedBindings, carry_in: 'carry', final_state: 'final', outputs: heads }, workgroups: [1, blocks, n] });
+      } else {
+        const { reduce, totals } = this.scanPrograms;
+        if (!reduce || !totals) throw new Error('AarenLayer: parallel programs were not compiled');
+        const chunkTotals = keep(createStorageBuffer(this.device, stateBytes(n * chunks, this.headDim), 'aaren chunk totals'));
+        const chunkCarries = keep(createStorageBuffer(this.device, stateBytes(n * chunks, this.headDim), 'aaren chunk carries'));
+        scratch.push(chunkTotals, chunkCarries);
+        // 1. each chunk's total; 2. exclusive scan of the totals per sequence, after the state when there is one;
+        // 3. each chunk rescanned from its carry, the last chunk writing the final state.
+        scan.push({
+          program: reduce, uniform: params(reduce, { tiles_per_chunk: perChunk, chunks, has_carry: 0, write_final: 0 }),
+          bindings: { ...projectedBindings, out_states: chunkTotals }, workgroups: [chunks, blocks, n],
+        });
+        scan.push({
+          program: totals, uniform: params(totals, { count: chunks, tiles_per_chunk: Math.ceil(chunks / tile), write_final: 0 }),
+          bindings: { in_states: chunkTotals, carry_in: 'carry', final_state: this.unused.write, out_states: chunkCarries }, workgroups: [1, blocks, n],
+        });
+        const program = this.scanPrograms.sequential;
+        scan.push({
+          program, uniform: params(program, { tiles_per_chunk: perChunk, chunks, has_carry: 1 }),
+          bindings: { ...projectedBindings, carry_in: chunkCarries, final_state: 'final', outputs: heads }, workgroups: [chunks, blocks, n],
+        });
+      }
+      const project = keep(MatmulOp.create(this.device, this.projectProgram, {
+        m: batch * length, n: this.dModel, k: this.heads * this.headDim, bias: this.weights.outputBias !== undefined,
+        residual, gelu: false, headMajor: { length, heads: this.heads, headDim: this.headDim },
+      }));
+      return { schedule, batch, length, withState, scan, scratch, heads, project };
+    } catch (error) {
+      for (const m of made) m.destroy();
+      throw error;
+    }
   }
 
   /** @internal */
@@ -325,14 +409,14 @@ export class AarenLayer {
   /** @internal Records the two kernels (and the state update copy) with a plan from createPlan/cachedPlan. */
   encodePlan(encoder: GPUCommandEncoder, plan: Plan, buffers: AarenLayerBuffers, state?: LayerState): void {
     const pass = encoder.beginComputePass({ label: 'aaren layer' });
-    const program = this.scanPrograms[plan.schedule];
-    pass.setPipeline(program.pipeline);
-    pass.setBindGroup(0, createBindGroup(this.device, program, {
-      params: plan.scanUniform, x: buffers.x, key_query: this.weights.keyQuery, value_proj: this.weights.valueProj,
-      carry_in: state?.buffer ?? this.unused.read, final_state: state?.next ?? this.unused.write, outputs: plan.heads,
-    }));
-    if (plan.schedule === 'recurrent') pass.dispatchWorkgroups(Math.ceil(this.config.blocks / RECURRENT_WORKGROUP), plan.batch * this.heads);
-    else pass.dispatchWorkgroups(1, this.config.blocks, plan.batch * this.heads);
+    const given = { x: buffers.x, carry: state?.buffer ?? this.unused.read, final: state?.next ?? this.unused.write };
+    for (const d of plan.scan) {
+      const bound: Record<string, GPUBuffer> = { params: d.uniform };
+      for (const [name, ref] of Object.entries(d.bindings)) bound[name] = typeof ref === 'string' ? given[ref] : ref;
+      pass.setPipeline(d.program.pipeline);
+      pass.setBindGroup(0, createBindGroup(this.device, d.program, bound));
+      pass.dispatchWorkgroups(...d.workgroups);
+    }
     plan.project.encode(pass, {
       a: plan.heads, weight: this.weights.output, bias: this.weights.outputBias, residual: buffers.residual, result: buffers.output,
     }, this.unused.read);

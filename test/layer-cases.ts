@@ -214,8 +214,8 @@ async function layerCases(device: GPUDevice, options: LayerCaseOptions, attempt:
     const rand = seeded(100 + index);
     const config = randomLayerConfig(shape, rand);
     const x = randomArray(shape.batch * shape.length * shape.dModel, rand);
-    // Both schedules of the fused scan on every shape (the quick run: only the one the device would pick).
-    for (const schedule of options.quick ? (['auto'] as const) : (['recurrent', 'sequential'] as const)) {
+    // Every schedule of the fused scan on every shape (the quick run: only the one the device would pick).
+    for (const schedule of options.quick ? (['auto'] as const) : (['recurrent', 'sequential', 'parallel'] as const)) {
       await attempt(`aaren-layer-${schedule}`, describeShape(shape), async () => {
         const layer = await AarenLayer.create(device, { ...config, schedule });
         try {

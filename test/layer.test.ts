@@ -8,7 +8,7 @@ import { stateBytes } from '../src/state.js';
 import { compare, randomArray, randomLayerConfig, runLayerCases, seeded, trackBuffers } from './layer-cases.js';
 import { submitAndRead, uploadFloat32, createStorageBuffer } from '../src/buffers.js';
 
-const small = (schedule?: 'recurrent' | 'sequential'): AarenLayerConfig => ({
+const small = (schedule?: 'recurrent' | 'sequential' | 'parallel'): AarenLayerConfig => ({
   ...randomLayerConfig({ dModel: 5, heads: 2, headDim: 8, biases: true }, seeded(11)),
   schedule,
 });
@@ -25,7 +25,7 @@ describe('AarenLayer', () => {
     const results = await runLayerCases(device, { only: 'layer' });
     for (const r of results) console.log(`${r.kernel} ${r.shape} rel ${r.maxRelError.toExponential(2)} ${r.ms.toFixed(0)} ms`);
     for (const r of results) expect(r.pass, `${r.kernel} ${r.shape}: ${r.error ?? `max abs ${r.maxAbsError} > ${r.tolerance}`}`).toBe(true);
-    expect(results.length).toBeGreaterThanOrEqual(14);
+    expect(results.length).toBeGreaterThanOrEqual(20);
   }, 120_000);
 
   test('state bytes are the same after 10 and after 100,000 tokens, and the state stays exact', async () => {
@@ -68,9 +68,45 @@ describe('AarenLayer', () => {
     }
   }, 60_000);
 
+  test('every schedule continues a state across long uneven blocks (multi-chunk parallel scan included)', async () => {
+    const device = await dawnDevice();
+    const config = randomLayerConfig({ dModel: 5, heads: 2, headDim: 8, biases: true }, seeded(41));
+    const batch = 2;
+    const lengths = [600, 1, 0, 1300, 37];
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const x = randomArray(batch * total * 5, seeded(42));
+    const refState = referenceLayerState(batch, 2, 8);
+    const ref = referenceLayer(config, x, batch, total, refState);
+    for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
+      const layer = await AarenLayer.create(device, { ...config, schedule });
+      const state = layer.createState(batch);
+      try {
+        const y = new Float32Array(x.length);
+        let start = 0;
+        for (const count of lengths) {
+          const part = new Float32Array(batch * count * 5);
+          for (let b = 0; b < batch; b++) part.set(x.subarray((b * total + start) * 5, (b * total + start + count) * 5), b * count * 5);
+          const out = await layer.forward(part, { batch, length: count }, state);
+          for (let b = 0; b < batch; b++) y.set(out.subarray(b * count * 5, (b + 1) * count * 5), (b * total + start) * 5);
+          start += count;
+        }
+        const c = compare(y, ref);
+        expect(c.pass, `${schedule}: max rel ${c.maxRelError}`).toBe(true);
+        const gpu = await layer.readState(state);
+        refState.forEach((r, i) => {
+          expect(Math.abs(gpu.m[i]! - r.m), schedule).toBeLessThan(1e-5 * Math.max(1, Math.abs(r.m)));
+          expect(Math.abs(gpu.u[i]! - r.u), schedule).toBeLessThan(1e-5 * r.u);
+        });
+      } finally {
+        state.destroy();
+        layer.destroy();
+      }
+    }
+  }, 60_000);
+
   test('GPU-resident encodeForward / encodeStep match the typed-array forms', async () => {
     const device = await dawnDevice();
-    for (const schedule of ['recurrent', 'sequential'] as const) {
+    for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
       const config = small(schedule);
       const layer = await AarenLayer.create(device, config);
       const batch = 2;
@@ -171,7 +207,7 @@ describe('AarenLayer', () => {
     const device = await dawnDevice();
     const tracker = trackBuffers(device);
     restore = tracker.restore;
-    for (const schedule of ['recurrent', 'sequential'] as const) {
+    for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
       const layer = await AarenLayer.create(device, small(schedule));
       const owned = tracker.live.size;
       expect(owned).toBeGreaterThan(0);
