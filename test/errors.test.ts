@@ -12,6 +12,9 @@ import { referenceRecurrence } from '../src/reference.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from '../src/state.js';
 import { requestAarenDevice } from '../src/device.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
+import { AarenLayer } from '../src/layer.js';
+import { AarenModel } from '../src/model.js';
+import { randomArray, randomLayerConfig, randomModelConfig, seeded } from './layer-cases.js';
 
 const device = await dawnDevice();
 const spy = spyOnDevice(device);
@@ -437,5 +440,36 @@ describe('a lost device gives a clear error on the next call', () => {
 
   test('the shared device still works', async () => {
     await expectCorrect();
+  });
+});
+
+describe('AarenLayer and AarenModel on a lost device', () => {
+  const gpu = (globalThis as { __aarenDawnGpu?: GPU }).__aarenDawnGpu!;
+  const layerConfig = () => randomLayerConfig({ dModel: 5, heads: 2, headDim: 4 }, seeded(3));
+  const modelConfig = () => randomModelConfig({ layers: 1, dModel: 5, heads: 2, headDim: 4, dFF: 7 }, seeded(4));
+
+  // KNOWN GAP (test.fails until fixed): on a destroyed device AarenLayer/AarenModel.create resolve, and forward/step
+  // reject with a DOMException (AbortError) whose message is empty. The fix: src/device.ts's checkLiveDevice at
+  // the top of create/forward/step (checkDevice in the encode* forms) and lostDeviceError in the run's catch, as
+  // src/scan.ts does. When it is fixed this test fails: turn test.fails back into test.
+  test.fails('forward, step and create reject with an error that says the device is lost', async () => {
+    const other = await requestAarenDevice(gpu);
+    const layer = await AarenLayer.create(other, layerConfig());
+    const model = await AarenModel.create(other, modelConfig());
+    const x = randomArray(2 * 3 * 5, seeded(5));
+    await layer.forward(x, { batch: 2, length: 3 });
+    const layerState = layer.createState(2);
+    const modelState = model.createState(2);
+    other.destroy();
+    const outcome = async (call: () => Promise<unknown>) => call().then(() => 'resolved', (e: Error) => `${e.constructor.name}: ${e.message}`);
+    const results = {
+      'layer.forward': await outcome(() => layer.forward(x, { batch: 2, length: 3 })),
+      'layer.step': await outcome(() => layer.step(layerState, x.subarray(0, 10))),
+      'model.forward': await outcome(() => model.forward(x, { batch: 2, length: 3 })),
+      'model.step': await outcome(() => model.step(modelState, x.subarray(0, 10))),
+      'AarenLayer.create': await outcome(() => AarenLayer.create(other, layerConfig())),
+      'AarenModel.create': await outcome(() => AarenModel.create(other, modelConfig())),
+    };
+    for (const [name, result] of Object.entries(results)) expect(result, name).toMatch(/lost/);
   });
 });
