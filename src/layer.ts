@@ -158,7 +158,7 @@ export class AarenLayer {
     /** The requested schedule of multi-token passes ('auto' resolves per shape). */
     readonly schedule: 'auto' | LayerSchedule,
     private readonly cpu: boolean,
-    private readonly scanPrograms: { recurrent: Program; sequential: Program; reduce?: Program; totals?: Program },
+    private readonly scanPrograms: { recurrent: Program; sequential?: Program; reduce?: Program; totals?: Program },
     private readonly projectProgram: Program,
     private readonly weights: { keyQuery: GPUBuffer; valueProj: GPUBuffer; output: GPUBuffer; outputBias?: GPUBuffer },
     private readonly unused: { read: GPUBuffer; write: GPUBuffer },
@@ -230,9 +230,12 @@ export class AarenLayer {
           ...base, ...carries, wgsl.workgroupScan, forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates, ...toStates, wgsl.chunkScan,
         ])),
     ] : []);
+    // Only the kernels this layer can use are compiled (compiling costs seconds on CPU adapters): recurrent always
+    // (one-token passes), sequential for the sequential and parallel schedules.
+    const tiledUsed = schedule === 'sequential' || parallel;
     const [sequential, recurrent, project] = await Promise.all([
-      getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
-        composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])),
+      tiledUsed ? getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
+        composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])) : undefined,
       getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}/run${RUN_LENGTH}`, () =>
         composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH }, [...common, wgsl.blockedRecurrentScan])),
       MatmulOp.program(device, true, matmulTile(dModel, hd)),
@@ -366,7 +369,7 @@ export class AarenLayer {
         const program = this.scanPrograms.recurrent;
         scan.push({ program, uniform: params(program, {}), bindings: { ...projectedBindings, carry_in: 'carry', final_state: 'final', outputs: heads }, workgroups: [Math.ceil(blocks / RECURRENT_WORKGROUP), n, 1] });
       } else if (schedule === 'sequential') {
-        const program = this.scanPrograms.sequential;
+        const program = this.scanPrograms.sequential!; // compiled for every schedule that resolves to sequential
         scan.push({ program, uniform: params(program, {}), bindings: { ...projectedBindings, carry_in: 'carry', final_state: 'final', outputs: heads }, workgroups: [1, blocks, n] });
       } else {
         const { reduce, totals } = this.scanPrograms;
@@ -384,7 +387,7 @@ export class AarenLayer {
           program: totals, uniform: params(totals, { count: chunks, tiles_per_chunk: Math.ceil(chunks / tile), write_final: 0 }),
           bindings: { in_states: chunkTotals, carry_in: 'carry', final_state: this.unused.write, out_states: chunkCarries }, workgroups: [1, blocks, n],
         });
-        const program = this.scanPrograms.sequential;
+        const program = this.scanPrograms.sequential!;
         scan.push({
           program, uniform: params(program, { tiles_per_chunk: perChunk, chunks, has_carry: 1 }),
           bindings: { ...projectedBindings, carry_in: chunkCarries, final_state: 'final', outputs: heads }, workgroups: [chunks, blocks, n],

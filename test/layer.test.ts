@@ -8,6 +8,14 @@ import { stateBytes } from '../src/state.js';
 import { compare, randomArray, randomLayerConfig, runLayerCases, seeded, trackBuffers } from './layer-cases.js';
 import { submitAndRead, uploadFloat32, createStorageBuffer } from '../src/buffers.js';
 
+/** dModel 13, 2 heads of 33: the kernel variant of a tiled shared case, reused so that SwiftShader compiles it once. */
+const D = 13;
+const HD = 33;
+const mid = (schedule: 'recurrent' | 'sequential' | 'parallel'): AarenLayerConfig => ({
+  ...randomLayerConfig({ dModel: D, heads: 2, headDim: HD, biases: true }, seeded(12)),
+  schedule,
+});
+
 const small = (schedule?: 'recurrent' | 'sequential' | 'parallel'): AarenLayerConfig => ({
   ...randomLayerConfig({ dModel: 5, heads: 2, headDim: 8, biases: true }, seeded(11)),
   schedule,
@@ -25,7 +33,7 @@ describe('AarenLayer', () => {
     const results = await runLayerCases(device, { only: 'layer' });
     for (const r of results) console.log(`${r.kernel} ${r.shape} rel ${r.maxRelError.toExponential(2)} ${r.ms.toFixed(0)} ms`);
     for (const r of results) expect(r.pass, `${r.kernel} ${r.shape}: ${r.error ?? `max abs ${r.maxAbsError} > ${r.tolerance}`}`).toBe(true);
-    expect(results.length).toBeGreaterThanOrEqual(20);
+    expect(results.length).toBeGreaterThanOrEqual(12);
   }, 120_000);
 
   test('state bytes are the same after 10 and after 100,000 tokens, and the state stays exact', async () => {
@@ -70,12 +78,12 @@ describe('AarenLayer', () => {
 
   test('every schedule continues a state across long uneven blocks (multi-chunk parallel scan included)', async () => {
     const device = await dawnDevice();
-    const config = randomLayerConfig({ dModel: 5, heads: 2, headDim: 8, biases: true }, seeded(41));
+    const config = mid('recurrent'); // its schedule is replaced below
     const batch = 2;
     const lengths = [600, 1, 0, 1300, 37];
     const total = lengths.reduce((a, b) => a + b, 0);
-    const x = randomArray(batch * total * 5, seeded(42));
-    const refState = referenceLayerState(batch, 2, 8);
+    const x = randomArray(batch * total * D, seeded(42));
+    const refState = referenceLayerState(batch, 2, HD);
     const ref = referenceLayer(config, x, batch, total, refState);
     for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
       const layer = await AarenLayer.create(device, { ...config, schedule });
@@ -84,10 +92,10 @@ describe('AarenLayer', () => {
         const y = new Float32Array(x.length);
         let start = 0;
         for (const count of lengths) {
-          const part = new Float32Array(batch * count * 5);
-          for (let b = 0; b < batch; b++) part.set(x.subarray((b * total + start) * 5, (b * total + start + count) * 5), b * count * 5);
+          const part = new Float32Array(batch * count * D);
+          for (let b = 0; b < batch; b++) part.set(x.subarray((b * total + start) * D, (b * total + start + count) * D), b * count * D);
           const out = await layer.forward(part, { batch, length: count }, state);
-          for (let b = 0; b < batch; b++) y.set(out.subarray(b * count * 5, (b + 1) * count * 5), (b * total + start) * 5);
+          for (let b = 0; b < batch; b++) y.set(out.subarray(b * count * D, (b + 1) * count * D), (b * total + start) * D);
           start += count;
         }
         const c = compare(y, ref);
@@ -107,11 +115,11 @@ describe('AarenLayer', () => {
   test('GPU-resident encodeForward / encodeStep match the typed-array forms', async () => {
     const device = await dawnDevice();
     for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
-      const config = small(schedule);
+      const config = mid(schedule);
       const layer = await AarenLayer.create(device, config);
       const batch = 2;
-      const length = 9;
-      const x = randomArray(batch * length * 5, seeded(3));
+      const length = 300; // two tiles: the parallel schedule runs as such
+      const x = randomArray(batch * length * D, seeded(3));
       const state = layer.createState(batch);
       const made: GPUBuffer[] = [];
       try {
@@ -119,8 +127,8 @@ describe('AarenLayer', () => {
         const xb = uploadFloat32(device, x);
         const yb = createStorageBuffer(device, x.byteLength);
         const residual = uploadFloat32(device, x);
-        const stepIn = uploadFloat32(device, x.subarray(0, batch * 5));
-        const stepOut = createStorageBuffer(device, batch * 5 * 4);
+        const stepIn = uploadFloat32(device, x.subarray(0, batch * D));
+        const stepOut = createStorageBuffer(device, batch * D * 4);
         made.push(xb, yb, residual, stepIn, stepOut);
         let encoder = device.createCommandEncoder();
         layer.encodeForward(encoder, { x: xb, output: yb }, { batch, length });
@@ -129,18 +137,18 @@ describe('AarenLayer', () => {
         encoder = device.createCommandEncoder();
         layer.encodeForward(encoder, { x: xb, output: yb, residual }, { batch, length }, state);
         layer.encodeStep(encoder, state, { x: stepIn, output: stepOut });
-        const [yr, ys] = await submitAndRead(device, encoder, [{ buffer: yb, floats: x.length }, { buffer: stepOut, floats: batch * 5 }]);
+        const [yr, ys] = await submitAndRead(device, encoder, [{ buffer: yb, floats: x.length }, { buffer: stepOut, floats: batch * D }]);
         expect(compare(yr!, expected.map((v, i) => v + x[i]!)).pass).toBe(true);
         // The step continues the sequence: token `length` of each batch row, the same as a forward over length + 1.
-        const longer = new Float32Array(batch * (length + 1) * 5);
+        const longer = new Float32Array(batch * (length + 1) * D);
         for (let b = 0; b < batch; b++) {
-          longer.set(x.subarray(b * length * 5, (b + 1) * length * 5), b * (length + 1) * 5);
-          longer.set(x.subarray(b * 5, b * 5 + 5), (b * (length + 1) + length) * 5);
+          longer.set(x.subarray(b * length * D, (b + 1) * length * D), b * (length + 1) * D);
+          longer.set(x.subarray(b * D, b * D + D), (b * (length + 1) + length) * D);
         }
-        const refState = referenceLayerState(batch, 2, 8);
+        const refState = referenceLayerState(batch, 2, HD);
         const ref = referenceLayer(config, longer, batch, length + 1, refState);
-        const refLast = new Float64Array(batch * 5);
-        for (let b = 0; b < batch; b++) refLast.set(ref.subarray((b * (length + 1) + length) * 5, (b * (length + 1) + length + 1) * 5), b * 5);
+        const refLast = new Float64Array(batch * D);
+        for (let b = 0; b < batch; b++) refLast.set(ref.subarray((b * (length + 1) + length) * D, (b * (length + 1) + length + 1) * D), b * D);
         expect(compare(ys!, refLast).pass).toBe(true);
         // The state's m includes the key bias term (which cancels in every output: softmax is shift-invariant).
         const gpuState = await layer.readState(state);
@@ -208,17 +216,17 @@ describe('AarenLayer', () => {
     const tracker = trackBuffers(device);
     restore = tracker.restore;
     for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
-      const layer = await AarenLayer.create(device, small(schedule));
+      const layer = await AarenLayer.create(device, mid(schedule));
       const owned = tracker.live.size;
       expect(owned).toBeGreaterThan(0);
-      const x = randomArray(2 * 7 * 5, seeded(1));
-      await layer.forward(x, { batch: 2, length: 7 });
+      const x = randomArray(2 * 300 * D, seeded(1));
+      await layer.forward(x, { batch: 2, length: 300 });
       expect(tracker.live.size).toBe(owned); // forward keeps nothing
       const state = layer.createState(2);
-      await layer.forward(x, { batch: 2, length: 7 }, state);
-      await layer.step(state, x.subarray(0, 10));
+      await layer.forward(x, { batch: 2, length: 300 }, state);
+      await layer.step(state, x.subarray(0, 2 * D));
       const afterFirstStep = tracker.live.size;
-      await layer.step(state, x.subarray(10, 20));
+      await layer.step(state, x.subarray(2 * D, 4 * D));
       expect(tracker.live.size).toBe(afterFirstStep); // each step reuses the cached one-token plan
       state.destroy();
       layer.destroy();
