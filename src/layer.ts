@@ -16,6 +16,7 @@ import { isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from '
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 import { MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
+import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
 
 export interface AarenLayerWeights {
   /** [heads, headDim]: the learned query of each head. */
@@ -166,9 +167,7 @@ export class AarenLayer {
 
   /** Uploads the weights (query folded into the key projection) and compiles the two kernels. */
   static async create(device: GPUDevice, config: AarenLayerConfig): Promise<AarenLayer> {
-    if (typeof device !== 'object' || device === null || typeof (device as GPUDevice).createBuffer !== 'function') {
-      throw new TypeError('device must be a GPUDevice');
-    }
+    await checkLiveDevice('device', device);
     if (typeof config !== 'object' || config === null) throw new TypeError('config must be an object { dModel, heads, headDim, weights }');
     const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
     const dModel = checkInteger('config.dModel', config.dModel, 1);
@@ -280,6 +279,7 @@ export class AarenLayer {
     checkFloat32Array('x', x, batch * length * this.dModel, `batch ${batch} x length ${length} x dModel ${this.dModel}`);
     checkFinite('x', x);
     const s = state === undefined ? undefined : this.checkState('state', state, batch);
+    await checkLiveDevice('AarenLayer.device', this.device);
     if (batch * length === 0) return new Float32Array(0);
     const plan = this.createPlan(batch, length, s !== undefined);
     try {
@@ -295,6 +295,7 @@ export class AarenLayer {
     const s = this.checkState('state', state, state?.batch);
     checkFloat32Array('x', x, s.batch * this.dModel, `batch ${s.batch} x dModel ${this.dModel}`);
     checkFinite('x', x);
+    await checkLiveDevice('AarenLayer.device', this.device);
     return this.run(this.cachedPlan(s.batch, 1, true), x, s);
   }
 
@@ -305,6 +306,7 @@ export class AarenLayer {
    */
   encodeForward(encoder: GPUCommandEncoder, buffers: AarenLayerBuffers, shape: { batch: number; length: number }, state?: AarenState): void {
     this.checkAlive('encodeForward');
+    checkDevice('AarenLayer.device', this.device);
     if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
     const batch = checkInteger('shape.batch', shape.batch, 0, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
     const length = checkInteger('shape.length', shape.length, 0);
@@ -317,6 +319,7 @@ export class AarenLayer {
   /** GPU-resident step: x [batch, dModel] -> output [batch, dModel], advancing the state. */
   encodeStep(encoder: GPUCommandEncoder, state: AarenState, buffers: AarenLayerBuffers): void {
     this.checkAlive('encodeStep');
+    checkDevice('AarenLayer.device', this.device);
     const s = this.checkState('state', state, state?.batch);
     this.checkBuffers(buffers, s.batch);
     this.encodePlan(encoder, this.cachedPlan(s.batch, 1, true, buffers.residual !== undefined), buffers, s);
@@ -441,6 +444,14 @@ export class AarenLayer {
   }
 
   private async run(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
+    try {
+      return await this.runScoped(plan, x, state);
+    } catch (error) {
+      throw (await lostDeviceError('AarenLayer.device', this.device)) ?? error;
+    }
+  }
+
+  private async runScoped(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
     const device = this.device;
     const made: GPUBuffer[] = [];
     device.pushErrorScope('out-of-memory');

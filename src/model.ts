@@ -9,6 +9,7 @@ import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from './ops.js'
 import type { Program } from './program.js';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
 
 export interface AarenNormWeights {
   /** [dModel] gamma. */
@@ -106,7 +107,7 @@ export class AarenModel {
   ) {}
 
   static async create(device: GPUDevice, config: AarenModelConfig): Promise<AarenModel> {
-    if (typeof device !== 'object' || device === null || typeof (device as GPUDevice).createBuffer !== 'function') throw new TypeError('device must be a GPUDevice');
+    await checkLiveDevice('device', device);
     if (typeof config !== 'object' || config === null) throw new TypeError('config must be an object { layers, dModel, heads, headDim, dFF, weights }');
     const layers = checkInteger('config.layers', config.layers, 1);
     const dModel = checkInteger('config.dModel', config.dModel, 1);
@@ -192,6 +193,7 @@ export class AarenModel {
     checkFloat32Array('x', x, batch * length * this.config.dModel, `batch ${batch} x length ${length} x dModel ${this.config.dModel}`);
     checkFinite('x', x);
     const s = state === undefined ? undefined : this.checkState('state', state, batch);
+    await checkLiveDevice('AarenModel.device', this.device);
     if (batch * length === 0) return new Float32Array(0);
     const plan = this.createPlan(batch, length, s !== undefined);
     try {
@@ -207,12 +209,14 @@ export class AarenModel {
     const s = this.checkState('state', state, state?.batch);
     checkFloat32Array('x', x, s.batch * this.config.dModel, `batch ${s.batch} x dModel ${this.config.dModel}`);
     checkFinite('x', x);
+    await checkLiveDevice('AarenModel.device', this.device);
     return this.run(this.cachedPlan(s.batch, 1, true), x, s);
   }
 
   /** GPU-resident forward into the caller's encoder; per-shape resources cached until destroy() / releasePlans(). */
   encodeForward(encoder: GPUCommandEncoder, buffers: { x: GPUBuffer; output: GPUBuffer }, shape: { batch: number; length: number }, state?: AarenModelState): void {
     this.checkAlive('encodeForward');
+    checkDevice('AarenModel.device', this.device);
     if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
     const batch = checkInteger('shape.batch', shape.batch, 0);
     const length = checkInteger('shape.length', shape.length, 0);
@@ -225,6 +229,7 @@ export class AarenModel {
   /** GPU-resident step: x [batch, dModel] -> output [batch, dModel]. */
   encodeStep(encoder: GPUCommandEncoder, state: AarenModelState, buffers: { x: GPUBuffer; output: GPUBuffer }): void {
     this.checkAlive('encodeStep');
+    checkDevice('AarenModel.device', this.device);
     const s = this.checkState('state', state, state?.batch);
     this.checkBuffers(buffers, s.batch);
     this.encodePlan(encoder, this.cachedPlan(s.batch, 1, true), buffers, s);
@@ -317,6 +322,14 @@ export class AarenModel {
   }
 
   private async run(plan: ModelPlan, x: Float32Array, state?: ModelState): Promise<Float32Array> {
+    try {
+      return await this.runScoped(plan, x, state);
+    } catch (error) {
+      throw (await lostDeviceError('AarenModel.device', this.device)) ?? error;
+    }
+  }
+
+  private async runScoped(plan: ModelPlan, x: Float32Array, state?: ModelState): Promise<Float32Array> {
     const device = this.device;
     const made: GPUBuffer[] = [];
     device.pushErrorScope('out-of-memory');
