@@ -473,3 +473,58 @@ describe('AarenLayer and AarenModel on a lost device', () => {
     for (const [name, result] of Object.entries(results)) expect(result, name).toMatch(/lost/);
   });
 });
+
+describe('GPU-resident forms do not check the data: NaN and +Infinity propagate', () => {
+  // PrefixScan.encode cannot look at buffer contents without a readback, so it documents instead. On this
+  // adapter (SwiftShader; WGSL promises nothing for NaN and infinities, so other GPUs may differ): a NaN score makes
+  // the outputs of its sequence NaN from that position on, a NaN value its channel; a +Infinity score takes all the
+  // weight from that position on (the output is that token's value: the limit of the softmax), and a second
+  // +Infinity score gives NaN. Earlier positions and other sequences are unaffected. Pinned on every schedule.
+  test.each(['recurrent', 'sequential', 'parallel'] as const)('%s', async (schedule) => {
+    const batch = 4;
+    const length = 600;
+    const headDim = 3;
+    const input = validInput(batch, length, headDim, 8);
+    const bad = [
+      { b: 0, at: 300, put: () => (input.scores[300] = NaN) },
+      { b: 1, at: 5, put: () => (input.scores[length + 5] = Infinity) },
+      { b: 2, at: 450, put: () => (input.values[(2 * length + 450) * headDim + 1] = NaN) },
+      { b: 3, at: 520, put: () => { input.scores[3 * length + 100] = Infinity; input.scores[3 * length + 520] = Infinity; } },
+    ];
+    const clean = referenceRecurrence(input).outputs;
+    for (const x of bad) x.put();
+    const scan = await PrefixScan.create(device, { batch, length, headDim }, { schedule, tilesPerChunk: 1 });
+    const buffers = {
+      scores: uploadFloat32(device, input.scores),
+      values: uploadFloat32(device, input.values),
+      output: createStorageBuffer(device, batch * length * headDim * 4),
+    };
+    try {
+      const encoder = device.createCommandEncoder();
+      scan.encode(encoder, buffers);
+      const [out] = await submitAndRead(device, encoder, [{ buffer: buffers.output, floats: batch * length * headDim }]);
+      for (let b = 0; b < batch; b++) {
+        const from = b === 3 ? 100 : bad.find((x) => x.b === b)?.at ?? length;
+        for (let k = 0; k < length; k++) {
+          const row = out!.subarray((b * length + k) * headDim, (b * length + k + 1) * headDim);
+          if (k < from) {
+            for (let c = 0; c < headDim; c++) expect(Math.abs(row[c]! - clean[(b * length + k) * headDim + c]!), `b ${b} k ${k}`).toBeLessThanOrEqual(1e-3);
+          } else if (b === 3 && k < 520) {
+            const v100 = input.values.subarray((3 * length + 100) * headDim, (3 * length + 101) * headDim);
+            expect(Array.from(row), `b ${b} k ${k}: the first +Infinity takes all the weight`).toEqual(Array.from(v100));
+          } else if (b === 1) {
+            const v5 = input.values.subarray((length + 5) * headDim, (length + 6) * headDim);
+            expect(Array.from(row), `b ${b} k ${k}: +Infinity takes all the weight`).toEqual(Array.from(v5));
+          } else if (b === 2) {
+            expect(Number.isNaN(row[1]), `b ${b} k ${k}: the NaN channel`).toBe(true); // a NaN value spoils its channel
+          } else {
+            expect(row.every((x) => Number.isNaN(x)), `b ${b} k ${k}: ${Array.from(row)}`).toBe(true);
+          }
+        }
+      }
+    } finally {
+      scan.destroy();
+      for (const b of Object.values(buffers)) b.destroy();
+    }
+  });
+});
