@@ -1,0 +1,577 @@
+// The microbenchmarks of issue 4, platform-neutral: give it a GPUDevice (Dawn in Node, or a browser's) and it
+// times copy / scan / naive / sequential / layer-forward / step / kv-step on GPU-resident buffers and returns the
+// report that bench/run.mjs writes (bench/results/latest.{json,md,svg}). Nothing here touches the file system.
+//
+// Timing: with `timestamp-query`, every repetition is bracketed by two empty compute passes whose timestampWrites
+// record the start and the end (so kernels that open their own passes, like PrefixScan.encode and AarenLayer, are
+// timed unchanged); all repetitions go in one submission and the query set is resolved once. Without it, each
+// repetition is its own submission timed on the host up to queue.onSubmittedWorkDone().
+import { composeShader } from '../src/compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../src/program.js';
+import { wgsl } from '../src/shader-sources.js';
+import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '../src/scan.js';
+import { AarenLayer } from '../src/layer.js';
+import { emptyState, packState } from '../src/state.js';
+import copyWgsl from './shaders/copy.wgsl?raw';
+import naiveWgsl from './shaders/naive_attention.wgsl?raw';
+import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';
+import sequentialWgsl from './shaders/sequential_recurrence.wgsl?raw';
+import kvStepWgsl from './shaders/kv_cache_step.wgsl?raw';
+
+export type Mode = 'full' | 'quick' | 'tiny';
+
+export interface AdapterReport {
+  vendor: string;
+  architecture: string;
+  description: string;
+  device: string;
+  features: string[];
+}
+
+export interface ResultRow {
+  kernel: string;
+  batch: number;
+  /** Tokens per sequence; for step and kv-step, P (tokens already seen / cached). */
+  length: number;
+  headDim: number;
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  /** Bytes of the kernel's compulsory traffic (see BYTES in the markdown) / median time. */
+  gbPerSec: number;
+  bytes: number;
+  reps: number;
+}
+
+export interface Summary {
+  scanVsCopy: number;
+  parallelVsNaive: number;
+  parallelVsSequential: number;
+  stepGrowth: number;
+  kvCacheStepVsAaren: number;
+  stateBytes: number;
+  kvCacheBytes: number;
+}
+
+export interface BenchReport {
+  adapter: AdapterReport;
+  backend: string;
+  quick: boolean;
+  mode: Mode;
+  timing: 'timestamp-query' | 'queue-completion';
+  date: string;
+  /** The shapes behind the summary figures. */
+  config: {
+    batch: number;
+    headDim: number;
+    lengths: number[];
+    naiveLengths: number[];
+    anchorLength: number;
+    naiveAnchorLength: number;
+    layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
+    stepP: number[];
+    stepBatch: number;
+    scanSchedule: string;
+  };
+  results: ResultRow[];
+  summary: Summary;
+  /** Scan schedules and kernels timed at the anchor size for the scanVsCopy investigation (ms, median). */
+  investigation: ResultRow[];
+  totalSeconds: number;
+}
+
+export interface BenchOptions {
+  mode?: Mode;
+  backend?: string;
+  progress?: (line: string) => void;
+  /** Also time every scan schedule at the anchor size (default true except in tiny mode). */
+  investigate?: boolean;
+}
+
+interface Plan {
+  batch: number;
+  headDim: number;
+  lengths: number[];
+  naiveLengths: number[];
+  anchorLength: number;
+  naiveAnchorLength: number;
+  layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
+  stepP: number[];
+  stepBatch: number;
+  budgetMs: number;
+  minReps: number;
+  maxReps: number;
+  /** Step after P tokens: write a state equal in size and kind to one after P tokens instead of running the
+   * layer over P tokens (the step's cost does not depend on the state's contents; saves minutes on CPU adapters). */
+  syntheticPrefill: boolean;
+  /** Length at which every scan schedule is timed (investigation). */
+  investigateLength: number;
+}
+
+export function planFor(mode: Mode): Plan {
+  const layer = { dModel: 256, heads: 4, headDim: 64, batch: 8 };
+  if (mode === 'tiny') {
+    return {
+      batch: 2, headDim: 64, lengths: [64, 256], naiveLengths: [64, 256], anchorLength: 256, naiveAnchorLength: 256,
+      layer: { ...layer, dModel: 64, heads: 2, headDim: 32, batch: 2, lengths: [64] }, stepP: [16, 64], stepBatch: 1,
+      budgetMs: 50, minReps: 2, maxReps: 3, syntheticPrefill: false, investigateLength: 256,
+    };
+  }
+  if (mode === 'quick') {
+    return {
+      batch: 8, headDim: 64, lengths: [1024, 4096, 16384], naiveLengths: [256, 1024, 4096], anchorLength: 16384, naiveAnchorLength: 4096,
+      layer: { ...layer, batch: 1, lengths: [256, 1024] }, stepP: [256, 1024, 4096, 16384], stepBatch: 1,
+      budgetMs: 600, minReps: 3, maxReps: 15, syntheticPrefill: true, investigateLength: 4096,
+    };
+  }
+  return {
+    batch: 8, headDim: 64, lengths: [1024, 4096, 16384, 65536], naiveLengths: [256, 1024, 4096, 16384], anchorLength: 65536, naiveAnchorLength: 4096,
+    layer: { ...layer, lengths: [1024, 4096, 16384] }, stepP: [256, 1024, 4096, 16384, 65536], stepBatch: 1,
+    budgetMs: 3000, minReps: 5, maxReps: 50, syntheticPrefill: false, investigateLength: 65536,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Timing
+
+interface Timing {
+  medianMs: number;
+  minMs: number;
+  maxMs: number;
+  reps: number;
+}
+
+export class Timer {
+  readonly timestamps: boolean;
+  constructor(readonly device: GPUDevice, private readonly plan: Pick<Plan, 'budgetMs' | 'minReps' | 'maxReps'>) {
+    this.timestamps = device.features.has('timestamp-query');
+  }
+
+  /** Warms up (one run, also the estimate of how many repetitions fit the budget), then times `reps` runs. */
+  async time(encode: (encoder: GPUCommandEncoder) => void, options: { reps?: number; warmup?: boolean } = {}): Promise<Timing> {
+    const t0 = performance.now();
+    if (options.warmup !== false) await this.submitOnce(encode);
+    const estimate = Math.max(0.01, performance.now() - t0);
+    const { budgetMs, minReps, maxReps } = this.plan;
+    const reps = options.reps ?? Math.max(minReps, Math.min(maxReps, Math.floor(budgetMs / estimate)));
+    const ms = this.timestamps ? await this.timeWithQueries(encode, reps) : await this.timeWithQueue(encode, reps);
+    const sorted = [...ms].sort((a, b) => a - b);
+    const mid = sorted.length >> 1;
+    const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    return { medianMs, minMs: sorted[0]!, maxMs: sorted[sorted.length - 1]!, reps };
+  }
+
+  private async submitOnce(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
+    const encoder = this.device.createCommandEncoder({ label: 'bench warm-up' });
+    encode(encoder);
+    this.device.queue.submit([encoder.finish()]);
+    await this.device.queue.onSubmittedWorkDone();
+  }
+
+  private async timeWithQueue(encode: (encoder: GPUCommandEncoder) => void, reps: number): Promise<number[]> {
+    const ms: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const encoder = this.device.createCommandEncoder({ label: 'bench rep' });
+      encode(encoder);
+      const buffer = encoder.finish();
+      const start = performance.now();
+      this.device.queue.submit([buffer]);
+      await this.device.queue.onSubmittedWorkDone();
+      ms.push(performance.now() - start);
+    }
+    return ms;
+  }
+
+  private async timeWithQueries(encode: (encoder: GPUCommandEncoder) => void, reps: number): Promise<number[]> {
+    const device = this.device;
+    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * reps });
+    const resolve = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+    const read = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    try {
+      const encoder = device.createCommandEncoder({ label: 'bench timed reps' });
+      for (let r = 0; r < reps; r++) {
+        encoder.beginComputePass({ label: 'bench start', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * r } }).end();
+        encode(encoder);
+        encoder.beginComputePass({ label: 'bench end', timestampWrites: { querySet, endOfPassWriteIndex: 2 * r + 1 } }).end();
+      }
+      encoder.resolveQuerySet(querySet, 0, 2 * reps, resolve, 0);
+      encoder.copyBufferToBuffer(resolve, 0, read, 0, 16 * reps);
+      device.queue.submit([encoder.finish()]);
+      await read.mapAsync(GPUMapMode.READ);
+      const ns = new BigInt64Array(read.getMappedRange().slice(0));
+      read.unmap();
+      const ms: number[] = [];
+      for (let r = 0; r < reps; r++) ms.push(Number(ns[2 * r + 1]! - ns[2 * r]!) / 1e6);
+      return ms;
+    } finally {
+      querySet.destroy();
+      resolve.destroy();
+      read.destroy();
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Buffers and bench kernels (bench/shaders), composed with the package's lse_combine where they need the operator.
+
+const STORAGE = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+
+/** Deterministic pseudo-random floats in [-1, 1) (xorshift), without filling large arrays slowly. */
+export function randomFloats(count: number, seed: number): Float32Array {
+  const out = new Float32Array(count);
+  let x = (seed * 2654435761) >>> 0 || 1;
+  for (let i = 0; i < count; i++) {
+    x ^= x << 13; x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5; x >>>= 0;
+    out[i] = x / 2147483648 - 1;
+  }
+  return out;
+}
+
+export class Buffers {
+  private readonly made: GPUBuffer[] = [];
+  constructor(private readonly device: GPUDevice) {}
+  empty(bytes: number, label: string): GPUBuffer {
+    const buffer = this.device.createBuffer({ label, size: Math.max(16, Math.ceil(bytes / 16) * 16), usage: STORAGE });
+    this.made.push(buffer);
+    return buffer;
+  }
+  random(count: number, seed: number, label: string, scale = 1): GPUBuffer {
+    const buffer = this.empty(count * 4, label);
+    // Upload in slices so that a large buffer never needs one huge host array.
+    const slice = 1 << 22;
+    for (let start = 0; start < count; start += slice) {
+      const data = randomFloats(Math.min(slice, count - start), seed + start);
+      if (scale !== 1) for (let i = 0; i < data.length; i++) data[i]! *= scale;
+      this.device.queue.writeBuffer(buffer, start * 4, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
+    }
+    return buffer;
+  }
+  release(): void {
+    for (const b of this.made.splice(0)) b.destroy();
+  }
+}
+
+const WG = 64;
+
+function copyProgram(device: GPUDevice): Promise<Program> {
+  return getProgram(device, 'bench/copy', () => composeShader({ WORKGROUP_SIZE: 256 }, [copyWgsl]));
+}
+
+export function naiveRowsProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
+  return getProgram(device, `bench/naive-rows/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [wgsl.lseCombine, naiveRowsWgsl]));
+}
+
+export function naiveProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
+  return getProgram(device, `bench/naive/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [wgsl.lseCombine, naiveWgsl]));
+}
+
+function sequentialProgram(device: GPUDevice): Promise<Program> {
+  return getProgram(device, 'bench/sequential', () => composeShader({ LANES: 1, WORKGROUP_SIZE: WG }, [wgsl.lseCombine, sequentialWgsl]));
+}
+
+function kvStepProgram(device: GPUDevice, lanes: number): Promise<Program> {
+  return getProgram(device, `bench/kv-step/lanes${lanes}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: WG }, [wgsl.lseCombine, kvStepWgsl]));
+}
+
+export function dispatch(encoder: GPUCommandEncoder, program: Program, bindGroup: GPUBindGroup, groups: [number, number, number], label: string): void {
+  const pass = encoder.beginComputePass({ label });
+  pass.setPipeline(program.pipeline);
+  pass.setBindGroup(0, bindGroup);
+  pass.dispatchWorkgroups(...groups);
+  pass.end();
+}
+
+/** Scan traffic: scores and values read, outputs written. */
+export function scanBytes(batch: number, length: number, headDim: number): number {
+  return 4 * batch * length * (1 + 2 * headDim);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export async function runBench(device: GPUDevice, options: BenchOptions = {}): Promise<BenchReport> {
+  const mode = options.mode ?? 'full';
+  const plan = planFor(mode);
+  const progress = options.progress ?? (() => {});
+  const started = performance.now();
+  const timer = new Timer(device, plan);
+  const results: ResultRow[] = [];
+  const investigation: ResultRow[] = [];
+  const { batch, headDim } = plan;
+  const cfg = kernelConfig(device.limits, headDim);
+
+  const P = plan.stepP;
+  const total = plan.lengths.length * 3 + plan.naiveLengths.length + plan.layer.lengths.length + 2 * P.length;
+  let done = 0;
+  const record = (row: Omit<ResultRow, 'gbPerSec'>, into = results) => {
+    const full: ResultRow = { ...row, gbPerSec: row.bytes / (row.medianMs * 1e6) };
+    into.push(full);
+    done += into === results ? 1 : 0;
+    const elapsed = ((performance.now() - started) / 1000).toFixed(0);
+    progress(`[${into === results ? `${done}/${total}` : 'extra'}] ${elapsed.padStart(4)} s  ${row.kernel.padEnd(16)} batch ${String(row.batch).padStart(2)} ` +
+      `${row.kernel.includes('step') ? 'P' : 'L'}=${String(row.length).padEnd(6)} ${row.medianMs.toFixed(3).padStart(10)} ms ` +
+      `(min ${row.minMs.toFixed(3)}, max ${row.maxMs.toFixed(3)}, ${row.reps} reps)  ${full.gbPerSec.toFixed(2)} GB/s`);
+    return full;
+  };
+
+  progress(`compiling kernels (${timer.timestamps ? 'timestamp-query' : 'queue-completion'} timing, mode ${mode})`);
+  // Naive attention in the standard form that suits the adapter: on CPU adapters one invocation per query row
+  // (textbook two-pass softmax, no barriers), on GPUs one workgroup per query row with an online-softmax reduction.
+  const naiveRows = isCpuAdapter(device);
+  const naiveLanes = naiveRows ? Math.min(16, headDim / 4) : cfg.lanes;
+  const naiveWg = naiveRows ? 16 : WG;
+  const [copy, naive, sequential] = await Promise.all([
+    copyProgram(device),
+    naiveRows ? naiveRowsProgram(device, naiveLanes, naiveWg) : naiveProgram(device, naiveLanes, naiveWg),
+    sequentialProgram(device),
+  ]);
+
+  const buffers = new Buffers(device);
+  let scanSchedule = '';
+  const scanAt = async (length: number, schedule: PrefixScanOptions['schedule'], into: ResultRow[], name = 'scan', extra: PrefixScanOptions = {}) => {
+    const scores = buffers.random(batch * length, 1, 'bench scores', 4);
+    const values = buffers.random(batch * length * headDim, 2, 'bench values');
+    const output = buffers.empty(batch * length * headDim * 4, 'bench scan output');
+    const scan = await PrefixScan.create(device, { batch, length, headDim }, { schedule, ...extra });
+    try {
+      if (name === 'scan') scanSchedule = scan.schedule;
+      const t = await timer.time((encoder) => scan.encode(encoder, { scores, values, output }));
+      return record({ kernel: name, batch, length, headDim, ...t, bytes: scanBytes(batch, length, headDim) }, into);
+    } finally {
+      scan.destroy();
+      buffers.release();
+    }
+  };
+
+  // copy / scan / sequential at each length.
+  for (const length of plan.lengths) {
+    const bytes = scanBytes(batch, length, headDim);
+    const vec4s = Math.ceil(bytes / 2 / 16);
+    const src = buffers.random(vec4s * 4, 3, 'bench copy src');
+    const dst = buffers.empty(vec4s * 16, 'bench copy dst');
+    const groups = Math.ceil(vec4s / 256);
+    const groupsX = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
+    const uniform = createUniformBuffer(device, copy, { count: vec4s, groups_x: groupsX });
+    const bind = createBindGroup(device, copy, { src, dst, params: uniform });
+    const t = await timer.time((encoder) => dispatch(encoder, copy, bind, [groupsX, Math.ceil(groups / groupsX), 1], 'bench copy'));
+    record({ kernel: 'copy', batch, length, headDim, ...t, bytes: 2 * vec4s * 16 });
+    uniform.destroy();
+    buffers.release();
+
+    await scanAt(length, 'auto', results);
+
+    const scores = buffers.random(batch * length, 1, 'bench scores', 4);
+    const values = buffers.random(batch * length * headDim, 2, 'bench values');
+    const output = buffers.empty(batch * length * headDim * 4, 'bench sequential output');
+    const sUniform = createUniformBuffer(device, sequential, { batch, length, head_dim: headDim });
+    const sBind = createBindGroup(device, sequential, { scores, values, outputs: output, params: sUniform });
+    const ts = await timer.time((encoder) => dispatch(encoder, sequential, sBind, [Math.ceil(headDim / WG), batch, 1], 'bench sequential'));
+    record({ kernel: 'sequential', batch, length, headDim, ...ts, bytes: scanBytes(batch, length, headDim) });
+    sUniform.destroy();
+    buffers.release();
+  }
+
+  // naive quadratic attention (same inputs and outputs as the scan).
+  let lastNaiveMs = 0;
+  let lastNaiveLength = 0;
+  for (const length of plan.naiveLengths) {
+    const scores = buffers.random(batch * length, 1, 'bench scores', 4);
+    const values = buffers.random(batch * length * headDim, 2, 'bench values');
+    const output = buffers.empty(batch * length * headDim * 4, 'bench naive output');
+    const uniform = createUniformBuffer(device, naive, { length, head_dim: headDim });
+    const bind = createBindGroup(device, naive, { scores, values, outputs: output, params: uniform });
+    const groups: [number, number, number] = naiveRows ? [Math.ceil(length / naiveWg), Math.ceil(headDim / 4 / naiveLanes), batch] : [length, Math.ceil(headDim / 4 / naiveLanes), batch];
+    // Quadratic: when the previous length predicts a run far past the budget, time one run without a warm-up.
+    const predicted = lastNaiveMs * (length / Math.max(1, lastNaiveLength)) ** 2;
+    const long = lastNaiveMs > 0 && predicted > 8 * plan.budgetMs;
+    if (long) progress(`naive L=${length}: about ${(predicted / 1000).toFixed(0)} s per run predicted; one timed run, no warm-up`);
+    const t = await timer.time((encoder) => dispatch(encoder, naive, bind, groups, 'bench naive'), long ? { reps: 1, warmup: false } : {});
+    lastNaiveMs = t.medianMs;
+    lastNaiveLength = length;
+    record({ kernel: 'naive', batch, length, headDim, ...t, bytes: scanBytes(batch, length, headDim) });
+    uniform.destroy();
+    buffers.release();
+  }
+  // The scan at the naive anchor when the lengths above did not include it.
+  if (!plan.lengths.includes(plan.naiveAnchorLength)) await scanAt(plan.naiveAnchorLength, 'auto', results);
+
+  // layer forward and step (src/layer.ts) vs a KV-cache decode step.
+  const L = plan.layer;
+  const hd = L.heads * L.headDim;
+  const weights = {
+    query: randomFloats(hd, 11),
+    key: randomFloats(L.dModel * hd, 12).map((v) => v / Math.sqrt(L.dModel)),
+    value: randomFloats(L.dModel * hd, 13).map((v) => v / Math.sqrt(L.dModel)),
+    output: randomFloats(hd * L.dModel, 14).map((v) => v / Math.sqrt(hd)),
+  };
+  const layer = await AarenLayer.create(device, { dModel: L.dModel, heads: L.heads, headDim: L.headDim, weights });
+  const weightBytes = 4 * (L.heads * (L.dModel + 1) * (1 + L.headDim) + hd * L.dModel);
+  let stateBytesAt = 0;
+  const stepMs = new Map<number, number>();
+  const kvMs = new Map<number, number>();
+  let kvBytesAt = 0;
+  try {
+    for (const length of L.lengths) {
+      const x = buffers.random(L.batch * length * L.dModel, 21, 'bench layer x');
+      const y = buffers.empty(L.batch * length * L.dModel * 4, 'bench layer y');
+      const t = await timer.time((encoder) => layer.encodeForward(encoder, { x, output: y }, { batch: L.batch, length }));
+      record({ kernel: 'layer-forward', batch: L.batch, length, headDim: L.headDim, ...t, bytes: 2 * 4 * L.batch * length * L.dModel + weightBytes });
+      layer.releasePlans();
+      buffers.release();
+    }
+
+    // Aaren step after P tokens: prefill the state up to each P with encodeForward (block-wise mode), then time steps.
+    // Each timed repetition advances the state by one token, so P drifts by the repetitions (tens of tokens).
+    const sb = plan.stepBatch;
+    const state = layer.createState(sb);
+    const xStep = buffers.random(sb * L.dModel, 31, 'bench step x');
+    const yStep = buffers.empty(sb * L.dModel * 4, 'bench step y');
+    let seen = 0;
+    const block = 4096;
+    for (const p of P) {
+      if (plan.syntheticPrefill) {
+        // The state of P tokens with scores ~ N(0, 1)-ish: m about the largest score, u about P * e^-m-ish, w bounded.
+        const n = sb * L.heads;
+        const st = emptyState(n, L.headDim);
+        for (let i = 0; i < n; i++) { st.m[i] = 3; st.u[i] = p * 0.05; }
+        st.w.set(randomFloats(n * L.headDim, 60 + p).map((v) => v * p * 0.01));
+        const packed = packState(st);
+        device.queue.writeBuffer(state.buffer, 0, packed.buffer as ArrayBuffer, 0, packed.byteLength);
+        seen = p;
+      }
+      while (seen < p) {
+        const n = Math.min(block, p - seen);
+        const xp = buffers.random(sb * n * L.dModel, 40 + seen, 'bench prefill x');
+        const yp = buffers.empty(sb * n * L.dModel * 4, 'bench prefill y');
+        const encoder = device.createCommandEncoder({ label: 'bench prefill' });
+        layer.encodeForward(encoder, { x: xp, output: yp }, { batch: sb, length: n }, state);
+        device.queue.submit([encoder.finish()]);
+        await device.queue.onSubmittedWorkDone();
+        layer.releasePlans();
+        xp.destroy();
+        yp.destroy();
+        seen += n;
+      }
+      const t = await timer.time((encoder) => layer.encodeStep(encoder, state, { x: xStep, output: yStep }));
+      seen = state.tokens;
+      stepMs.set(p, t.medianMs);
+      stateBytesAt = state.bytes;
+      record({ kernel: 'step', batch: sb, length: p, headDim: L.headDim, ...t, bytes: 2 * state.bytes + weightBytes + 2 * 4 * sb * L.dModel });
+    }
+    state.destroy();
+    buffers.release();
+
+    // The attention part of the Aaren step alone (no projections): the scan of one token from a state.
+    {
+      const n = sb * L.heads;
+      const scan = await PrefixScan.create(device, { batch: n, length: 1, headDim: L.headDim });
+      const scores = buffers.random(n, 71, 'bench step scores');
+      const values = buffers.random(n * L.headDim, 72, 'bench step values');
+      const output = buffers.empty(n * L.headDim * 4, 'bench step output');
+      const initialState = buffers.empty(scan.stateBytes, 'bench step state');
+      const finalState = buffers.empty(scan.stateBytes, 'bench step next state');
+      const t = await timer.time((encoder) => {
+        scan.encode(encoder, { scores, values, output, initialState, finalState });
+        encoder.copyBufferToBuffer(finalState, 0, initialState, 0, scan.stateBytes);
+      });
+      record({ kernel: 'step-scan', batch: sb, length: P[P.length - 1]!, headDim: L.headDim, ...t, bytes: 2 * scan.stateBytes + 4 * n * (1 + 2 * L.headDim) }, investigation);
+      scan.destroy();
+      buffers.release();
+    }
+
+    // KV-cache decode step over P cached tokens (attention part only: no projections, which favours it).
+    const kvLanes = Math.min(16, L.headDim / 4);
+    const kvProgram = await kvStepProgram(device, kvLanes);
+    const q = buffers.random(sb * hd, 51, 'bench kv q');
+    const out = buffers.empty(sb * hd * 4, 'bench kv out');
+    for (const p of P) {
+      const keys = buffers.random(sb * p * hd, 52, 'bench kv keys');
+      const vals = buffers.random(sb * p * hd, 53, 'bench kv values');
+      const uniform = createUniformBuffer(device, kvProgram, { tokens: p, heads: L.heads, head_dim: L.headDim, scale: 1 / Math.sqrt(L.headDim) });
+      const bind = createBindGroup(device, kvProgram, { q, keys, values: vals, out, params: uniform });
+      const blocks = Math.ceil(L.headDim / 4 / kvLanes);
+      // Appending the new token's key and value to the cache is part of a decode step.
+      const t = await timer.time((encoder) => {
+        encoder.copyBufferToBuffer(q, 0, keys, (sb * p - 1) * hd * 4, hd * 4);
+        encoder.copyBufferToBuffer(q, 0, vals, (sb * p - 1) * hd * 4, hd * 4);
+        dispatch(encoder, kvProgram, bind, [blocks, L.heads, sb], 'bench kv step');
+      });
+      kvMs.set(p, t.medianMs);
+      const cacheBytes = 2 * 4 * sb * p * hd;
+      kvBytesAt = cacheBytes;
+      record({ kernel: 'kv-step', batch: sb, length: p, headDim: L.headDim, ...t, bytes: cacheBytes });
+      uniform.destroy();
+      keys.destroy();
+      vals.destroy();
+    }
+    buffers.release();
+  } finally {
+    layer.destroy();
+    buffers.release();
+  }
+
+  // Investigation: every scan schedule at the anchor size (the summary uses 'auto').
+  if (options.investigate ?? mode !== 'tiny') {
+    const length = plan.investigateLength;
+    if (length !== plan.anchorLength) {
+      const row = results.find((r) => r.kernel === 'copy' && r.length === length);
+      if (row) investigation.push(row);
+    }
+    for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
+      try {
+        await scanAt(length, schedule, investigation, `scan-${schedule}`);
+      } catch (e) {
+        progress(`scan-${schedule}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  const find = (kernel: string, length: number) => {
+    const row = results.find((r) => r.kernel === kernel && r.length === length && (kernel.includes('step') || r.batch === batch));
+    if (!row) throw new Error(`bench: no ${kernel} row at length ${length}`);
+    return row.medianMs;
+  };
+  const pFirst = P[0]!;
+  const pLast = P[P.length - 1]!;
+  const pAnchor = P.includes(16384) ? 16384 : pLast;
+  const summary: Summary = {
+    scanVsCopy: find('copy', plan.anchorLength) / find('scan', plan.anchorLength),
+    parallelVsNaive: find('naive', plan.naiveAnchorLength) / find('scan', plan.naiveAnchorLength),
+    parallelVsSequential: find('sequential', plan.anchorLength) / find('scan', plan.anchorLength),
+    stepGrowth: stepMs.get(pAnchor)! / stepMs.get(pFirst)!,
+    kvCacheStepVsAaren: kvMs.get(pAnchor)! / stepMs.get(pAnchor)!,
+    stateBytes: stateBytesAt,
+    kvCacheBytes: 2 * 4 * plan.stepBatch * pAnchor * hd,
+  };
+  void kvBytesAt;
+
+  const adapter = adapterReport(device);
+  return {
+    adapter,
+    backend: options.backend ?? 'node',
+    quick: mode === 'quick',
+    mode,
+    timing: timer.timestamps ? 'timestamp-query' : 'queue-completion',
+    date: new Date().toISOString(),
+    config: {
+      batch, headDim, lengths: plan.lengths, naiveLengths: plan.naiveLengths, anchorLength: plan.anchorLength,
+      naiveAnchorLength: plan.naiveAnchorLength, layer: L, stepP: P, stepBatch: plan.stepBatch, scanSchedule,
+    },
+    results,
+    summary,
+    investigation,
+    totalSeconds: (performance.now() - started) / 1000,
+  };
+}
+
+export function adapterReport(device: GPUDevice): AdapterReport {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  return {
+    vendor: info?.vendor ?? '',
+    architecture: info?.architecture ?? '',
+    description: info?.description ?? '',
+    device: info?.device ?? '',
+    features: [...device.features].sort(),
+  };
+}

@@ -1,0 +1,40 @@
+// --backend chrome: bundle bench/page.ts with esbuild, serve it on 127.0.0.1 (a secure context) and run it in
+// headless Chromium launched with the harness's flags (harness/chromium.mjs), plus unquantized timestamps.
+import path from 'node:path';
+import * as esbuild from 'esbuild';
+import puppeteer from 'puppeteer';
+import { wgslRawPlugin } from '../scripts/wgsl-plugin.mjs';
+import { chromiumArgs, findChromium } from '../harness/chromium.mjs';
+
+/** @param {import('./chrome.d.mts').ChromeBenchOptions} opts */
+export async function runInChromeBench(opts) {
+  const dir = path.resolve('bench');
+  const ctx = await esbuild.context({
+    entryPoints: [path.join(dir, 'page.ts')], outdir: dir, write: false, bundle: true, format: 'esm', platform: 'browser',
+    target: 'es2022', plugins: [wgslRawPlugin()], logLevel: 'silent',
+  });
+  let browser;
+  try {
+    await ctx.rebuild();
+    const { port } = await ctx.serve({ host: '127.0.0.1', port: 0, servedir: dir });
+    browser = await puppeteer.launch({
+      executablePath: findChromium(), headless: true,
+      args: [...chromiumArgs(), '--enable-webgpu-developer-features'], // developer features: unquantized timestamps
+      protocolTimeout: 0,
+    });
+    const page = await browser.newPage();
+    page.on('pageerror', (err) => opts.progress(`[page exception] ${err instanceof Error ? err.message : String(err)}`));
+    await page.exposeFunction('__benchProgress', (line) => opts.progress(line));
+    const url = new URL(`http://127.0.0.1:${port}/`);
+    url.searchParams.set('mode', opts.mode);
+    if (opts.investigate === false) url.searchParams.set('investigate', '0');
+    await page.goto(url.href, { waitUntil: 'load' });
+    await page.waitForFunction(() => window.__benchDone === true, { polling: 500, timeout: opts.timeoutMs ?? 30 * 60_000 });
+    const { report, error } = await page.evaluate(() => ({ report: window.__benchReport, error: window.__benchError }));
+    if (error !== undefined || !report) throw new Error(`bench page failed: ${error}`);
+    return report;
+  } finally {
+    await browser?.close().catch(() => {});
+    await ctx.dispose();
+  }
+}

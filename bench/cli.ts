@@ -1,0 +1,85 @@
+// `npm run bench [-- --quick | --tiny] [--backend node|chrome] [--out DIR]`: bundled and started by bench/run.mjs.
+import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import { create, globals } from 'webgpu';
+import { requestAarenDevice } from '../src/device.js';
+import { runBench, type BenchReport, type Mode } from './bench.js';
+import { writeResults } from './write.js';
+import { runInChromeBench } from './chrome.mjs';
+
+const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
+
+interface Args { mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean }
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = { mode: 'full', backend: 'node', out: path.join('bench', 'results') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const eq = a.indexOf('=');
+      if (eq >= 0) return a.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined) throw new Error(`${a} needs a value`);
+      return next;
+    };
+    if (a === '--quick') args.mode = 'quick';
+    else if (a === '--tiny' || a === '--smoke') args.mode = 'tiny';
+    else if (a === '--no-investigate') args.investigate = false;
+    else if (a.startsWith('--backend')) {
+      const b = value();
+      if (b !== 'node' && b !== 'chrome') throw new Error(`--backend must be node or chrome, got ${b}`);
+      args.backend = b;
+    } else if (a.startsWith('--out')) args.out = value();
+    else if (a === '--help' || a === '-h') {
+      console.log('usage: npm run bench -- [--quick | --tiny] [--backend node|chrome] [--out DIR] [--no-investigate]\n' +
+        '  --quick: reduced sizes (< 3 min on 2 CPU cores with SwiftShader); --tiny: smoke sizes (seconds)\n' +
+        '  writes DIR/latest.json (+ dated copy), latest.md, latest.svg (DIR defaults to bench/results)');
+      process.exit(0);
+    } else throw new Error(`unknown argument ${a} (try --help)`);
+  }
+  return args;
+}
+
+// Dawn's instance: must stay referenced for as long as its adapter and device are used (MISSION.md).
+let gpu: GPU | undefined;
+
+async function runNode(args: Args, progress: (line: string) => void): Promise<BenchReport | 'respawned'> {
+  Object.assign(globalThis, globals);
+  gpu = create(['disable-dawn-features=timestamp_quantization']);
+  (globalThis as { __aarenBenchGpu?: GPU }).__aarenBenchGpu = gpu;
+  const adapter = await gpu.requestAdapter();
+  if (!adapter) {
+    // No Vulkan driver: run again on SwiftShader (a CPU Vulkan) when Debian's chromium ships it.
+    if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
+      progress(`no WebGPU adapter; retrying on SwiftShader (VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`);
+      const child = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } });
+      process.exitCode = child.status ?? 1;
+      return 'respawned';
+    }
+    throw new Error('WebGPU: no adapter found (set VK_ICD_FILENAMES to a Vulkan ICD, e.g. SwiftShader\'s)');
+  }
+  const device = await requestAarenDevice(gpu);
+  device.addEventListener('uncapturederror', (e) => progress(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  try {
+    return await runBench(device, { mode: args.mode, backend: 'node', progress, investigate: args.investigate });
+  } finally {
+    device.destroy();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const args = parseArgs(argv);
+  const progress = (line: string) => process.stderr.write(`${line}\n`);
+  const report = args.backend === 'chrome'
+    ? await runInChromeBench({ mode: args.mode, investigate: args.investigate, progress })
+    : await runNode(args, progress);
+  if (report === 'respawned') return process.exitCode as number;
+  const files = await writeResults(report, args.out);
+  const s = report.summary;
+  const a = report.adapter;
+  console.log(`\nadapter: ${[a.vendor, a.architecture, a.description].filter(Boolean).join(' / ')} (${report.backend}, ${report.timing})`);
+  console.log(`summary: ${Object.entries(s).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(3)}`).join('  ')}`);
+  console.log(`total ${report.totalSeconds.toFixed(0)} s; wrote ${files.join(', ')}`);
+  return 0;
+}

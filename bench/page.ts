@@ -1,0 +1,23 @@
+// Browser side of `npm run bench -- --backend chrome`: runs the benchmarks on navigator.gpu and publishes the report.
+import { requestAarenDevice } from '../src/device.js';
+import { runBench, type BenchReport, type Mode } from './bench.js';
+
+const w = window as unknown as { __benchDone?: boolean; __benchReport?: BenchReport; __benchError?: string; __benchProgress?: (line: string) => void };
+const q = new URLSearchParams(location.search);
+const log = document.getElementById('log');
+
+async function start(): Promise<void> {
+  const device = await requestAarenDevice(navigator.gpu);
+  const progress = (line: string) => {
+    if (log) log.textContent += `${line}\n`;
+    void w.__benchProgress?.(line);
+  };
+  w.__benchReport = await runBench(device, {
+    mode: (q.get('mode') ?? 'quick') as Mode, backend: 'chrome', progress, investigate: q.get('investigate') === '0' ? false : undefined,
+  });
+}
+
+start().then(
+  () => { w.__benchDone = true; },
+  (e: unknown) => { w.__benchError = e instanceof Error ? `${e.message}\n${e.stack}` : String(e); w.__benchDone = true; },
+);

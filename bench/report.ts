@@ -1,0 +1,132 @@
+// Renders a BenchReport as markdown tables and as a hand-written SVG chart (no dependencies).
+import type { BenchReport, ResultRow } from './bench.js';
+
+const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(digits)) : String(x));
+
+function bytesText(n: number): string {
+  if (n >= 1 << 20) return `${(n / (1 << 20)).toFixed(1)} MiB`;
+  if (n >= 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${n} B`;
+}
+
+function adapterText(r: BenchReport): string {
+  const a = r.adapter;
+  return [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ') || 'unknown adapter';
+}
+
+export function renderMarkdown(r: BenchReport): string {
+  const s = r.summary;
+  const c = r.config;
+  const lines: string[] = [];
+  lines.push(`# aaren-webgpu microbenchmarks`, '');
+  lines.push(`- adapter: **${adapterText(r)}**`);
+  lines.push(`- backend: ${r.backend}, mode: ${r.mode}${r.quick ? ' (--quick)' : ''}, timing: ${r.timing}, date: ${r.date}, total ${r.totalSeconds.toFixed(0)} s`);
+  lines.push(`- scan: batch ${c.batch} x headDim ${c.headDim}, schedule chosen by 'auto': ${c.scanSchedule}`);
+  lines.push(`- layer: dModel ${c.layer.dModel}, heads ${c.layer.heads}, headDim ${c.layer.headDim}; step batch ${c.stepBatch}`, '');
+  lines.push('## Summary', '');
+  lines.push('| figure | value | target | what it compares |', '|---|---|---|---|');
+  const row = (name: string, value: number, target: string, what: string) => lines.push(`| \`${name}\` | ${fmt(value)} | ${target} | ${what} |`);
+  row('scanVsCopy', s.scanVsCopy, '>= 0.8', `scan bytes/s / copy bytes/s, L = ${c.anchorLength}`);
+  row('parallelVsNaive', s.parallelVsNaive, '>= 50', `naive quadratic time / scan time, L = ${c.naiveAnchorLength}`);
+  row('parallelVsSequential', s.parallelVsSequential, '> 1 on a GPU', `sequential recurrence time / scan time, L = ${c.anchorLength}`);
+  row('stepGrowth', s.stepGrowth, '<= 1.2', `Aaren step time at P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)} / at P = ${c.stepP[0]}`);
+  row('kvCacheStepVsAaren', s.kvCacheStepVsAaren, '>= 20', `KV-cache decode step / Aaren step, P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)}`);
+  lines.push(`| \`stateBytes\` | ${s.stateBytes} (${bytesText(s.stateBytes)}) | constant | Aaren state (m, u, w per head, and its update buffer) |`);
+  lines.push(`| \`kvCacheBytes\` | ${s.kvCacheBytes} (${bytesText(s.kvCacheBytes)}) | grows with P | K and V cache at that P |`, '');
+
+  const table = (title: string, rows: ResultRow[], lengthName = 'length') => {
+    if (rows.length === 0) return;
+    lines.push(`## ${title}`, '');
+    lines.push(`| kernel | batch | ${lengthName} | headDim | median ms | min ms | max ms | GB/s | reps |`, '|---|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const x of rows) {
+      lines.push(`| ${x.kernel} | ${x.batch} | ${x.length} | ${x.headDim} | ${fmt(x.medianMs, 4)} | ${fmt(x.minMs, 4)} | ${fmt(x.maxMs, 4)} | ${fmt(x.gbPerSec)} | ${x.reps} |`);
+    }
+    lines.push('');
+  };
+  const order = ['copy', 'scan', 'sequential', 'naive'];
+  table('Scan and alternatives', r.results.filter((x) => order.includes(x.kernel)).sort((a, b) => order.indexOf(a.kernel) - order.indexOf(b.kernel) || a.length - b.length));
+  table('Aaren layer forward', r.results.filter((x) => x.kernel === 'layer-forward'));
+  table('Decode: Aaren step vs KV-cache step', r.results.filter((x) => x.kernel === 'step' || x.kernel === 'kv-step').sort((a, b) => a.length - b.length || a.kernel.localeCompare(b.kernel)), 'P');
+  table('Investigation: every scan schedule (and copy) at one length; step-scan = the Aaren step\'s scan alone, no projections', r.investigation);
+  lines.push('GB/s counts compulsory traffic: copy, scan, sequential and naive all move the scan\'s bytes (scores + values read, ' +
+    'outputs written), so for naive it is an effective rate; layer-forward: x read, y written, weights read once; ' +
+    'step: state read and written, weights, x and y; kv-step: the K and V cache read.', '');
+  lines.push('![time vs length](latest.svg)', '');
+  return lines.join('\n');
+}
+
+// --- SVG -------------------------------------------------------------------------------------------------------
+
+const COLORS: Record<string, string> = {
+  copy: '#7f7f7f', scan: '#1f77b4', naive: '#d62728', sequential: '#2ca02c', step: '#1f77b4', 'kv-step': '#d62728',
+};
+
+interface Series { name: string; points: [number, number][] }
+
+function logTicks(lo: number, hi: number): number[] {
+  const ticks: number[] = [];
+  for (let e = Math.floor(Math.log10(lo)); e <= Math.ceil(Math.log10(hi)); e++) ticks.push(10 ** e);
+  return ticks;
+}
+
+function esc(text: string): string {
+  return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+}
+
+function panel(x0: number, y0: number, w: number, h: number, title: string, xLabel: string, series: Series[]): string {
+  const pts = series.flatMap((s) => s.points);
+  if (pts.length === 0) return '';
+  const xs = pts.map((p) => p[0]);
+  const ys = pts.map((p) => p[1]);
+  const xLo = Math.min(...xs) / 1.5, xHi = Math.max(...xs) * 1.5;
+  const yTicks = logTicks(Math.min(...ys), Math.max(...ys));
+  const yLo = yTicks[0]!, yHi = yTicks[yTicks.length - 1]!;
+  const left = x0 + 60, right = x0 + w - 10, top = y0 + 30, bottom = y0 + h - 45;
+  const px = (x: number) => left + ((Math.log(x) - Math.log(xLo)) / (Math.log(xHi) - Math.log(xLo))) * (right - left);
+  const py = (y: number) => bottom - ((Math.log(y) - Math.log(yLo)) / (Math.log(yHi) - Math.log(yLo))) * (bottom - top);
+  const out: string[] = [];
+  out.push(`<text x="${(left + right) / 2}" y="${y0 + 18}" text-anchor="middle" font-weight="bold">${esc(title)}</text>`);
+  out.push(`<rect x="${left}" y="${top}" width="${right - left}" height="${bottom - top}" fill="none" stroke="#000"/>`);
+  for (const t of yTicks) {
+    const y = py(t).toFixed(1);
+    out.push(`<line x1="${left}" y1="${y}" x2="${right}" y2="${y}" stroke="#ddd"/>`);
+    out.push(`<text x="${left - 5}" y="${y}" text-anchor="end" dominant-baseline="middle">${t >= 1 ? t : t.toPrecision(1)}</text>`);
+  }
+  const xTicks = [...new Set(xs)].sort((a, b) => a - b);
+  for (const t of xTicks) {
+    const x = px(t).toFixed(1);
+    out.push(`<line x1="${x}" y1="${bottom}" x2="${x}" y2="${bottom + 4}" stroke="#000"/>`);
+    out.push(`<text x="${x}" y="${bottom + 16}" text-anchor="middle">${t}</text>`);
+  }
+  out.push(`<text x="${(left + right) / 2}" y="${bottom + 34}" text-anchor="middle">${esc(xLabel)}</text>`);
+  out.push(`<text transform="translate(${x0 + 14} ${(top + bottom) / 2}) rotate(-90)" text-anchor="middle">time (ms, log)</text>`);
+  series.forEach((s, i) => {
+    const color = COLORS[s.name] ?? '#9467bd';
+    const sorted = [...s.points].sort((a, b) => a[0] - b[0]);
+    out.push(`<polyline fill="none" stroke="${color}" stroke-width="2" points="${sorted.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`).join(' ')}"/>`);
+    for (const [x, y] of sorted) out.push(`<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${color}"/>`);
+    const ly = top + 12 + 16 * i;
+    out.push(`<line x1="${left + 10}" y1="${ly}" x2="${left + 30}" y2="${ly}" stroke="${color}" stroke-width="2"/>`);
+    out.push(`<text x="${left + 35}" y="${ly}" dominant-baseline="middle">${esc(s.name)}</text>`);
+  });
+  return out.join('\n');
+}
+
+export function renderSvg(r: BenchReport): string {
+  const seriesOf = (names: string[]) =>
+    names.map((name) => ({ name, points: r.results.filter((x) => x.kernel === name).map((x) => [x.length, x.medianMs] as [number, number]) }));
+  const W = 960, H = 420;
+  const left = panel(0, 0, W / 2, H - 20, `scan vs alternatives (batch ${r.config.batch}, headDim ${r.config.headDim})`, 'sequence length (log)',
+    seriesOf(['copy', 'scan', 'sequential', 'naive']));
+  const right = panel(W / 2, 0, W / 2, H - 20, `decode step (dModel ${r.config.layer.dModel}, ${r.config.layer.heads} heads)`, 'tokens seen / cached P (log)',
+    seriesOf(['step', 'kv-step']));
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
+    `<rect width="${W}" height="${H}" fill="#fff"/>`,
+    left,
+    right,
+    `<text x="${W / 2}" y="${H - 6}" text-anchor="middle" fill="#555">${esc(adapterText(r))} · ${esc(r.backend)} · ${esc(r.timing)} · ${esc(r.date.slice(0, 10))}</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
