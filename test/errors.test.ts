@@ -448,11 +448,7 @@ describe('AarenLayer and AarenModel on a lost device', () => {
   const layerConfig = () => randomLayerConfig({ dModel: 5, heads: 2, headDim: 4 }, seeded(3));
   const modelConfig = () => randomModelConfig({ layers: 1, dModel: 5, heads: 2, headDim: 4, dFF: 7 }, seeded(4));
 
-  // KNOWN GAP (test.fails until fixed): on a destroyed device AarenLayer/AarenModel.create resolve, and forward/step
-  // reject with a DOMException (AbortError) whose message is empty. The fix: src/device.ts's checkLiveDevice at
-  // the top of create/forward/step (checkDevice in the encode* forms) and lostDeviceError in the run's catch, as
-  // src/scan.ts does. When it is fixed this test fails: turn test.fails back into test.
-  test.fails('forward, step and create reject with an error that says the device is lost', async () => {
+  test('forward, step and create reject with an error that says the device is lost', async () => {
     const other = await requestAarenDevice(gpu);
     const layer = await AarenLayer.create(other, layerConfig());
     const model = await AarenModel.create(other, modelConfig());

@@ -2,7 +2,9 @@
 //  - the combine operator is associative with identity (-inf, 0, 0): in float64 (src/reference.ts) and on the
 //    GPU (the package's lse_combine, through test/shaders/combine_triples.wgsl), over finite, huge and -inf states;
 //  - prefixAttention matches the float64 recurrence over arbitrary batch, length, headDim, score distribution and
-//    schedule, and a sequence split at any point (prefixAttentionLast, then its state continued) matches too.
+//    schedule, and a sequence split at any point (prefixAttentionLast, then its state continued) matches too;
+//  - an AarenLayer run over arbitrary chunkings (forward blocks of any length, 0 included, and single steps)
+//    with one state matches the float64 reference of the whole sequence.
 // Tolerance as in harness/cases.ts: max |gpu - ref| <= 1e-4 * max|v|.
 import { describe, expect } from 'vitest';
 import { test } from '@fast-check/vitest';
@@ -16,6 +18,9 @@ import { createBindGroup, getProgram } from '../src/program.js';
 import { wgsl } from '../src/shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
 import combineTriplesSource from './shaders/combine_triples.wgsl?raw';
+import { AarenLayer } from '../src/layer.js';
+import { referenceLayer } from '../src/layer-reference.js';
+import { compare, randomArray, randomLayerConfig, seeded } from './layer-cases.js';
 
 const device = await dawnDevice();
 const RELATIVE_TOLERANCE = 1e-4;
@@ -223,4 +228,47 @@ describe('prefixAttention vs the float64 recurrence', () => {
       }
     },
   );
+});
+
+describe('AarenLayer: step vs forward vs block-wise over arbitrary chunkings', () => {
+  const chunking = fc.record({
+    batch: fc.integer({ min: 1, max: 3 }),
+    dModel: fc.integer({ min: 1, max: 9 }),
+    heads: fc.integer({ min: 1, max: 3 }),
+    headDim: fc.integer({ min: 1, max: 20 }),
+    biases: fc.boolean(),
+    schedule: fc.constantFrom('recurrent', 'sequential', 'parallel', 'auto'),
+    // Each block: a forward of that many tokens, or (step) one token through layer.step.
+    blocks: fc.array(fc.oneof(fc.integer({ min: 0, max: 300 }), fc.constant('step' as const)), { minLength: 1, maxLength: 6 }),
+    seed: fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+  });
+  test.prop([chunking], { seed: 0x1a7e, numRuns: 6 })('one state carried across the blocks gives the whole-sequence reference', async (p) => {
+    const { batch, dModel, heads, headDim } = p;
+    const rand = seeded(p.seed);
+    const config = { ...randomLayerConfig({ dModel, heads, headDim, biases: p.biases }, rand), schedule: p.schedule };
+    const lengths = p.blocks.map((b) => (b === 'step' ? 1 : b));
+    const total = lengths.reduce((a, b) => a + b, 0);
+    const x = randomArray(batch * total * dModel, rand);
+    const ref = referenceLayer(config, x, batch, total);
+    const layer = await AarenLayer.create(device, config);
+    const state = layer.createState(batch);
+    try {
+      const y = new Float32Array(x.length);
+      let start = 0;
+      for (const block of p.blocks) {
+        const count = block === 'step' ? 1 : block;
+        const part = new Float32Array(batch * count * dModel);
+        for (let b = 0; b < batch; b++) part.set(x.subarray((b * total + start) * dModel, (b * total + start + count) * dModel), b * count * dModel);
+        const out = block === 'step' ? await layer.step(state, part) : await layer.forward(part, { batch, length: count }, state);
+        for (let b = 0; b < batch; b++) y.set(out.subarray(b * count * dModel, (b + 1) * count * dModel), (b * total + start) * dModel);
+        start += count;
+      }
+      const c = compare(y, ref);
+      expect(c.maxRelError, `max |gpu - ref| / max|ref| = ${c.maxRelError}`).toBeLessThanOrEqual(RELATIVE_TOLERANCE);
+      expect(c.pass).toBe(true);
+    } finally {
+      state.destroy();
+      layer.destroy();
+    }
+  });
 });
