@@ -12,7 +12,7 @@ import { composeShader, forBuffer } from './compose.js';
 import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
 import { wgsl } from './shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
-import { isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
+import { RECURRENT_RUN_LENGTH, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 import { MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
@@ -64,7 +64,7 @@ const SEQUENTIAL_MIN_WORKGROUPS = 256;
 
 const RECURRENT_WORKGROUP = 16;
 /** Tokens per run of the recurrent kernel's two-level sum (blocked_recurrent_scan.wgsl). */
-const RUN_LENGTH = 256;
+const RUN_LENGTH = RECURRENT_RUN_LENGTH;
 
 /** The recurrent state of a batch: (m, u, w) per (batch, head), on the GPU. Its size never changes. */
 export interface AarenState {

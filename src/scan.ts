@@ -1,7 +1,7 @@
 // The log-sum-exp prefix scan (attention of one query over every prefix), as a GPU-resident program and as a
 // typed-array call. Three schedules share the element sources and sinks:
 //  - recurrent: each invocation walks the tokens of one (sequence, channel block) with the state in registers
-//    (recurrent_scan). No barriers and no workgroup memory: the fastest on CPU adapters such as SwiftShader.
+//    (blocked_recurrent_scan). No barriers and no workgroup memory: the fastest on CPU adapters such as SwiftShader.
 //  - sequential: one workgroup per (sequence, channel block) walks all tiles in order, carry kept in the
 //    workgroup (chunk_scan with one chunk). One read and one write of each element; best on a GPU when the
 //    sequences alone fill the device.
@@ -60,6 +60,8 @@ export interface KernelConfig {
 const MAX_LANES = 4;
 const MAX_TILE = 256;
 const RECURRENT_WORKGROUP = 16;
+/** Tokens per run of the recurrent kernel's two-level sum (blocked_recurrent_scan.wgsl: bounds f32 rounding). */
+export const RECURRENT_RUN_LENGTH = 256;
 
 export function kernelConfig(limits: GPUSupportedLimits, headDim: number): KernelConfig {
   const vec4s = Math.ceil(headDim / 4);
@@ -231,9 +233,9 @@ export class PrefixScan {
     // One step: each invocation runs the recurrence over a whole sequence for one channel block.
     const recurrentScan = async () => {
       const program = getProgram(device, scanKey(config, 'recurrent_scan', 'tokens', 'outputs'), () =>
-        composeShader({ LANES: config.lanes, WORKGROUP_SIZE: RECURRENT_WORKGROUP }, [
+        composeShader({ LANES: config.lanes, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH }, [
           ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
-          ...sourceParts(config, 'tokens'), ...sinkParts(config, 'outputs'), wgsl.recurrentScan,
+          ...sourceParts(config, 'tokens'), ...sinkParts(config, 'outputs'), wgsl.blockedRecurrentScan,
         ]));
       await addStep(program, params(shape.length, 1, 1), {
         ...sourceBuffers('tokens'), carry_in: 'initialState', final_state: 'finalState', outputs: 'output',

@@ -16,7 +16,6 @@ import workgroupScan from '../shaders/workgroup_scan.wgsl?raw';
 import chunkScan from '../shaders/chunk_scan.wgsl?raw';
 import chunkReduce from '../shaders/chunk_reduce.wgsl?raw';
 import finishState from '../shaders/finish_state.wgsl?raw';
-import recurrentScan from '../shaders/recurrent_scan.wgsl?raw';
 import loadProjected from '../shaders/load_projected.wgsl?raw';
 import matmul from '../shaders/matmul.wgsl?raw';
 import matmulParams from '../shaders/matmul_params.wgsl?raw';
@@ -44,7 +43,6 @@ export const wgsl = {
   chunkScan,
   chunkReduce,
   finishState,
-  recurrentScan,
   loadProjected,
   matmul,
   matmulParams,
