@@ -154,7 +154,10 @@ export class Timer {
     const estimate = Math.max(0.01, performance.now() - t0);
     const { budgetMs, minReps, maxReps } = this.plan;
     const reps = options.reps ?? Math.max(minReps, Math.min(maxReps, Math.floor(budgetMs / estimate)));
-    const ms = this.timestamps ? await this.timeWithQueries(encode, reps) : await this.timeWithQueue(encode, reps);
+    let ms = this.timestamps ? await this.timeWithQueries(encode, reps) : await this.timeWithQueue(encode, reps);
+    // Quantized timestamps (Dawn's default, ~65 us; Chrome's without developer features) can read 0 for a short
+    // kernel: time those on the queue instead.
+    if (ms.some((x) => !(x > 0))) ms = await this.timeWithQueue(encode, reps);
     const sorted = [...ms].sort((a, b) => a - b);
     const mid = sorted.length >> 1;
     const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
