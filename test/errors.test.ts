@@ -216,6 +216,8 @@ describe('empty inputs: an empty result and no dispatch', () => {
 describe('PrefixScan.create refuses bad shapes and options before any GPU work', () => {
   const shape = { batch: B, length: N, headDim: D };
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+  const limitBytes = Math.min(device.limits.maxStorageBufferBindingSize, device.limits.maxBufferSize);
+  const past = Math.floor(limitBytes / 16) + 1; // tokens of headDim 4 whose values pass the limit
   test.each([
     ['shape null', null, {}, TypeError, /^shape must be an object/],
     ['options null', shape, null, TypeError, /^options must be an object/],
@@ -231,9 +233,9 @@ describe('PrefixScan.create refuses bad shapes and options before any GPU work',
     ['schedule unknown', shape, { schedule: 'fastest' }, RangeError, /options\.schedule must be/],
     ['tilesPerChunk 0', shape, { tilesPerChunk: 0 }, RangeError, /options\.tilesPerChunk/],
     ['targetWorkgroups 2.5', shape, { targetWorkgroups: 2.5 }, TypeError, /options\.targetWorkgroups must be an integer/],
-    ['values past the buffer limit', { batch: 1, length: 2 ** 28, headDim: 4 }, {}, RangeError,
-      /shape batch 1 x length 268435456 x headDim 4 needs a values buffer of 4294967296 bytes, past the device's (maxStorageBufferBindingSize|maxBufferSize) \(\d+ bytes\)/],
-    ['scores past the buffer limit', { batch: 4, length: 2 ** 28, headDim: 1 }, { outputs: 'last' }, RangeError, /needs a scores buffer of 4294967296 bytes, past the device's/],
+    ['values past the buffer limit', { batch: 1, length: past, headDim: 4 }, {}, RangeError,
+      new RegExp(`shape batch 1 x length ${past} x headDim 4 needs a values buffer of ${16 * past} bytes, past the device's (maxStorageBufferBindingSize|maxBufferSize) \\(${limitBytes} bytes\\)`)],
+    ['scores past the buffer limit', { batch: 4, length: past, headDim: 1 }, { outputs: 'last' }, RangeError, /needs a scores buffer of \d+ bytes, past the device's/],
   ] as const)('%s', async (_case, badShape, options, errorClass, message) => {
     await expectRefused(() => PrefixScan.create(device, badShape as never, options as never), errorClass, message);
   });

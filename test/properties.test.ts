@@ -272,3 +272,33 @@ describe('AarenLayer: step vs forward vs block-wise over arbitrary chunkings', (
     }
   });
 });
+
+describe('numerical limits (bench/accuracy.mjs measures the full table)', () => {
+  // Positive values make every rounding error of the running sums line up: a single f32 running sum over 2^20
+  // tokens drifts by ~n * eps (3e-5 measured, 2e-4 at 2^22, before the recurrent kernel summed in runs). Every
+  // schedule must stay within 1e-5 of the scale of the values here (about 2.4e-6 measured).
+  test.each(['recurrent', 'sequential', 'parallel'] as const)('2^20 tokens, v in [0.5, 1]: %s within 1e-5', async (schedule) => {
+    const length = 1 << 20;
+    const random = mulberry32(77);
+    const scores = Float32Array.from({ length }, () => normal(random));
+    const values = Float32Array.from({ length }, () => 0.5 + 0.5 * random());
+    const input = { batch: 1, length, headDim: 1, scores, values };
+    const out = await prefixAttention(device, input, { schedule });
+    expect(maxAbsError(out, referenceRecurrence(input).outputs)).toBeLessThanOrEqual(1e-5);
+  });
+
+  test('scores of magnitude 1e4 to 1e30 and all-masked prefixes: exact where one token dominates, 0 where masked', async () => {
+    for (const sigma of [1e4, 1e10, 1e30]) {
+      const random = mulberry32(sigma % 1000);
+      const batch = 2;
+      const length = 2000;
+      const scores = Float32Array.from({ length: batch * length }, (_, i) => (i % length < 500 ? -Infinity : sigma * normal(random)));
+      const values = Float32Array.from({ length: batch * length * 4 }, () => 2 * random() - 1);
+      const input = { batch, length, headDim: 4, scores, values };
+      const ref = referenceRecurrence(input).outputs;
+      const out = await prefixAttention(device, input);
+      expect(maxAbsError(out, ref)).toBeLessThanOrEqual(1e-6);
+      for (let b = 0; b < batch; b++) expect(out.subarray(b * length * 4, (b * length + 500) * 4).every((x) => x === 0)).toBe(true);
+    }
+  });
+});
