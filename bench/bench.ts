@@ -267,7 +267,7 @@ export function naiveRowsProgram(device: GPUDevice, lanes: number, workgroup = W
 }
 
 export function naiveProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
-  return getProgram(device, `bench/naive/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [wgsl.lseCombine, naiveWgsl]));
+  return getProgram(device, `bench/naive/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [wgsl.lseCombine, wgsl.workgroupReduce, naiveWgsl]));
 }
 
 function sequentialProgram(device: GPUDevice): Promise<Program> {
@@ -275,7 +275,7 @@ function sequentialProgram(device: GPUDevice): Promise<Program> {
 }
 
 function kvStepProgram(device: GPUDevice, lanes: number): Promise<Program> {
-  return getProgram(device, `bench/kv-step/lanes${lanes}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: WG }, [wgsl.lseCombine, kvStepWgsl]));
+  return getProgram(device, `bench/kv-step/lanes${lanes}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: WG }, [wgsl.lseCombine, wgsl.workgroupReduce, kvStepWgsl]));
 }
 
 export function dispatch(encoder: GPUCommandEncoder, program: Program, bindGroup: GPUBindGroup, groups: [number, number, number], label: string): void {

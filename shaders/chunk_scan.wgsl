@@ -1,4 +1,4 @@
-// Prefix scan of one chunk of one sequence, for one channel_block of channels. The workgroup walks the chunk's tiles
+// Prefix scan of one chunk of one sequence, for one block of channels. The workgroup walks the chunk's tiles
 // in order: a Blelloch scan inside each tile, and the running carry (everything before the tile) kept in the
 // workgroup, so each element is read and written once. With one chunk per sequence this is the whole scan;
 // with several, each chunk starts from the carry that the scan of chunk totals (one level up) left for it.

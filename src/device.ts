@@ -55,3 +55,27 @@ export async function lostDeviceError(name: string, device: GPUDevice): Promise<
   const info = lostDevices.get(device) ?? (await Promise.race([device.lost, undefined]));
   return info ? lostError(name, info) : undefined;
 }
+
+/**
+ * One typed-array call's GPU work: run inside validation and out-of-memory error scopes, destroy everything
+ * `body` tracked, rethrow a WebGPU error as an error of this call (`callName`), and report a lost device as such.
+ */
+export async function runGpuCall<T>(device: GPUDevice, callName: string, deviceName: string,
+  body: (track: <R extends { destroy(): void }>(resource: R) => R) => Promise<T>): Promise<T> {
+  const made: { destroy(): void }[] = [];
+  const track = <R extends { destroy(): void }>(resource: R): R => (made.push(resource), resource);
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  try {
+    return await body(track);
+  } catch (error) {
+    throw (await lostDeviceError(deviceName, device)) ?? error;
+  } finally {
+    const validation = await device.popErrorScope();
+    const memory = await device.popErrorScope();
+    for (const resource of made) resource.destroy();
+    const gpuError = validation ?? memory;
+    // eslint-disable-next-line no-unsafe-finally
+    if (gpuError) throw new Error(`aaren-webgpu: WebGPU ${gpuError === memory ? 'out-of-memory' : 'validation'} error during ${callName}: ${gpuError.message}`);
+  }
+}

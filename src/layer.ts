@@ -16,7 +16,7 @@ import { RECURRENT_RUN_LENGTH, isCpuAdapter, kernelConfig, outputSinkParts, type
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 import { MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
-import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
+import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
 
 export interface AarenLayerWeights {
   /** [heads, headDim]: the learned query of each head. */
@@ -223,7 +223,7 @@ export class AarenLayer {
     const parallel = schedule === 'parallel' || (schedule === 'auto' && !cpu);
     const [reduce, totals] = await Promise.all(parallel ? [
       getProgram(device, `aaren/layer_chunk_reduce/${variant}/tile${kc.tile}`, () =>
-        composeShader({ ...projected, ...tiled }, [...base, wgsl.loadProjected, ...toStates, wgsl.chunkReduce])),
+        composeShader({ ...projected, ...tiled }, [...base, wgsl.workgroupReduce, wgsl.loadProjected, ...toStates, wgsl.chunkReduce])),
       getProgram(device, `aaren/layer_chunk_totals_scan/lanes${kc.lanes}/tile${kc.tile}`, () =>
         composeShader({ LANES: kc.lanes, ...tiled }, [
           ...base, ...carries, wgsl.workgroupScan, forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates, ...toStates, wgsl.chunkScan,
@@ -443,36 +443,16 @@ export class AarenLayer {
     return plan;
   }
 
-  private async run(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
-    try {
-      return await this.runScoped(plan, x, state);
-    } catch (error) {
-      throw (await lostDeviceError('AarenLayer.device', this.device)) ?? error;
-    }
-  }
-
-  private async runScoped(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
+  private run(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
     const device = this.device;
-    const made: GPUBuffer[] = [];
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    try {
-      const input = uploadFloat32(device, x, 'aaren layer input');
-      made.push(input);
-      const output = createStorageBuffer(device, x.byteLength, 'aaren layer output');
-      made.push(output);
+    return runGpuCall(device, 'AarenLayer', 'AarenLayer.device', async (track) => {
+      const input = track(uploadFloat32(device, x, 'aaren layer input'));
+      const output = track(createStorageBuffer(device, x.byteLength, 'aaren layer output'));
       const encoder = device.createCommandEncoder({ label: 'aaren layer' });
       this.encodePlan(encoder, plan, { x: input, output }, state);
       const [y] = await submitAndRead(device, encoder, [{ buffer: output, floats: x.length }]);
       return y!;
-    } finally {
-      const validation = await device.popErrorScope();
-      const memory = await device.popErrorScope();
-      for (const buffer of made) buffer.destroy();
-      const gpuError = validation ?? memory;
-      // eslint-disable-next-line no-unsafe-finally
-      if (gpuError) throw new Error(`aaren-webgpu: WebGPU error in AarenLayer: ${gpuError.message}`);
-    }
+    });
   }
 
   private checkAlive(method: string): void {

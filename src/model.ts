@@ -9,7 +9,7 @@ import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from './ops.js'
 import type { Program } from './program.js';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
-import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
+import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
 
 export interface AarenNormWeights {
   /** [dModel] gamma. */
@@ -321,36 +321,16 @@ export class AarenModel {
     pass.end();
   }
 
-  private async run(plan: ModelPlan, x: Float32Array, state?: ModelState): Promise<Float32Array> {
-    try {
-      return await this.runScoped(plan, x, state);
-    } catch (error) {
-      throw (await lostDeviceError('AarenModel.device', this.device)) ?? error;
-    }
-  }
-
-  private async runScoped(plan: ModelPlan, x: Float32Array, state?: ModelState): Promise<Float32Array> {
+  private run(plan: ModelPlan, x: Float32Array, state?: ModelState): Promise<Float32Array> {
     const device = this.device;
-    const made: GPUBuffer[] = [];
-    device.pushErrorScope('out-of-memory');
-    device.pushErrorScope('validation');
-    try {
-      const input = uploadFloat32(device, x, 'aaren model input');
-      made.push(input);
-      const output = createStorageBuffer(device, x.byteLength, 'aaren model output');
-      made.push(output);
+    return runGpuCall(device, 'AarenModel', 'AarenModel.device', async (track) => {
+      const input = track(uploadFloat32(device, x, 'aaren model input'));
+      const output = track(createStorageBuffer(device, x.byteLength, 'aaren model output'));
       const encoder = device.createCommandEncoder({ label: 'aaren model' });
       this.encodePlan(encoder, plan, { x: input, output }, state);
       const [y] = await submitAndRead(device, encoder, [{ buffer: output, floats: x.length }]);
       return y!;
-    } finally {
-      const validation = await device.popErrorScope();
-      const memory = await device.popErrorScope();
-      for (const buffer of made) buffer.destroy();
-      const gpuError = validation ?? memory;
-      // eslint-disable-next-line no-unsafe-finally
-      if (gpuError) throw new Error(`aaren-webgpu: WebGPU error in AarenModel: ${gpuError.message}`);
-    }
+    });
   }
 
   private checkAlive(method: string): void {

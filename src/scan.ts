@@ -15,7 +15,7 @@ import { wgsl } from './shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from './validate.js';
-import { checkDevice, checkLiveDevice, lostDeviceError } from './device.js';
+import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
 
 export type ScanSchedule = 'recurrent' | 'sequential' | 'parallel';
 
@@ -195,7 +195,7 @@ export class PrefixScan {
       const totals = scratchStates(chunks);
       const program = getProgram(device, scanKey(config, 'chunk_reduce', source), () =>
         composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
-          ...common, ...sourceParts(config, source), ...sinkParts(config, totals), wgsl.chunkReduce,
+          ...common, wgsl.workgroupReduce, ...sourceParts(config, source), ...sinkParts(config, totals), wgsl.chunkReduce,
         ]));
       await addStep(program, params(count, chunks, tilesPerChunk), { ...sourceBuffers(source), out_states: totals }, [chunks, config.blocks, shape.batch]);
       return totals;
@@ -447,13 +447,8 @@ function sliceState(state: ScanState, from: number, count: number): ScanState {
 /** Runs one PrefixScan over host arrays: uploads, encodes, reads back, and releases every buffer it made. */
 async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions, outputs: 'all' | 'last') {
   const { initialState, ...scanOptions } = options;
-  const made: GPUBuffer[] = [];
-  const track = (buffer: GPUBuffer) => (made.push(buffer), buffer);
-  let scan: PrefixScan | undefined;
-  device.pushErrorScope('out-of-memory');
-  device.pushErrorScope('validation');
-  try {
-    scan = await PrefixScan.create(device, input, { ...scanOptions, outputs });
+  return runGpuCall(device, 'prefixAttention', 'device', async (track) => {
+    const scan = track(await PrefixScan.create(device, input, { ...scanOptions, outputs }));
     const output = track(createStorageBuffer(device, scan.outputFloats * 4, 'aaren output'));
     const finalState = track(createStorageBuffer(device, scan.stateBytes, 'aaren final state'));
     const encoder = device.createCommandEncoder({ label: 'aaren prefixAttention' });
@@ -467,17 +462,7 @@ async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: 
     const stateFloats = scan.stateBytes / 4;
     const [out, state] = await submitAndRead(device, encoder, [{ buffer: output, floats: scan.outputFloats }, { buffer: finalState, floats: stateFloats }]);
     return { output: out!, packedState: state! };
-  } catch (error) {
-    throw (await lostDeviceError('device', device)) ?? error;
-  } finally {
-    const validation = await device.popErrorScope();
-    const memory = await device.popErrorScope();
-    scan?.destroy();
-    for (const buffer of made) buffer.destroy();
-    const gpuError = validation ?? memory;
-    // eslint-disable-next-line no-unsafe-finally
-    if (gpuError) throw new Error(`aaren-webgpu: WebGPU ${gpuError === memory ? 'out-of-memory' : 'validation'} error during prefixAttention: ${gpuError.message}`);
-  }
+  });
 }
 
 /**

@@ -13,6 +13,7 @@ import loadStates from '../shaders/load_states.wgsl?raw';
 import storeOutputs from '../shaders/store_outputs.wgsl?raw';
 import storeStates from '../shaders/store_states.wgsl?raw';
 import workgroupScan from '../shaders/workgroup_scan.wgsl?raw';
+import workgroupReduce from '../shaders/workgroup_reduce.wgsl?raw';
 import chunkScan from '../shaders/chunk_scan.wgsl?raw';
 import chunkReduce from '../shaders/chunk_reduce.wgsl?raw';
 import finishState from '../shaders/finish_state.wgsl?raw';
@@ -40,6 +41,7 @@ export const wgsl = {
   storeOutputs,
   storeStates,
   workgroupScan,
+  workgroupReduce,
   chunkScan,
   chunkReduce,
   finishState,

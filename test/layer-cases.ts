@@ -7,6 +7,7 @@ import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/mo
 import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/layer-reference.js';
 import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from '../src/ops.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
+import { mulberry32 } from './random.js';
 
 export const RELATIVE_TOLERANCE = 1e-4;
 
@@ -28,16 +29,10 @@ export function trackBuffers(device: GPUDevice): { live: Set<GPUBuffer>; restore
 }
 
 
-/** Deterministic uniform [-1, 1) generator (mulberry32). */
+/** Deterministic uniform [-1, 1) generator (test/random.ts's mulberry32, rescaled). */
 export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1;
-  };
+  const random = mulberry32(seed);
+  return () => random() * 2 - 1;
 }
 
 export function randomArray(n: number, rand: () => number, scale = 1): Float32Array {

@@ -6,7 +6,7 @@
 //
 // Layouts: q [batch, heads, head_dim]; keys, values [batch, P, heads, head_dim] (the usual cache layout, rows
 // appended per token); out [batch, heads, head_dim]. head_dim % 4 == 0.
-// Composed with: lse_combine (host constants LANES, WORKGROUP_SIZE, a power of two).
+// Composed with: lse_combine, workgroup_reduce (host constants LANES, WORKGROUP_SIZE, a power of two).
 
 struct KvParams {
   tokens: u32, // P
@@ -20,8 +20,6 @@ struct KvParams {
 @group(0) @binding(2) var<storage, read> values: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
 @group(0) @binding(4) var<uniform> params: KvParams;
-
-var<workgroup> partial: array<Lse, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -49,16 +47,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     state = lse_combine(state, e);
   }
-  partial[t] = state;
-
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    workgroupBarrier();
-    if (t < width) {
-      partial[t] = lse_combine(partial[t], partial[t + width]);
-    }
-  }
+  let total = workgroup_reduce(t, state);
   if (t == 0u) {
-    let total = partial[0];
     let u = select(1.0, total.u, total.u > 0.0);
     for (var l = 0u; l < LANES; l++) {
       let j = channel_block * LANES + l;

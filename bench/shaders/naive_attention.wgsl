@@ -5,7 +5,7 @@
 // Same inputs and outputs as the scan (scores [batch, length], values and outputs [batch, length, headDim]), so the
 // work is O(length^2 headDim) where the scan's is O(length headDim).
 //
-// Composed with: lse_combine (host constants LANES, WORKGROUP_SIZE, a power of two). head_dim % 4 == 0.
+// Composed with: lse_combine, workgroup_reduce (host constants LANES, WORKGROUP_SIZE, a power of two). head_dim % 4 == 0.
 
 struct NaiveParams {
   length: u32,
@@ -16,8 +16,6 @@ struct NaiveParams {
 @group(0) @binding(1) var<storage, read> values: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> outputs: array<vec4<f32>>;
 @group(0) @binding(3) var<uniform> params: NaiveParams;
-
-var<workgroup> partial: array<Lse, WORKGROUP_SIZE>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -41,17 +39,8 @@ fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t
     }
     state = lse_combine(state, e);
   }
-  partial[t] = state;
-
-  // Tree reduction of the partial states.
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
-    workgroupBarrier();
-    if (t < width) {
-      partial[t] = lse_combine(partial[t], partial[t + width]);
-    }
-  }
+  let total = workgroup_reduce(t, state);
   if (t == 0u) {
-    let total = partial[0];
     let u = select(1.0, total.u, total.u > 0.0);
     for (var l = 0u; l < LANES; l++) {
       let j = channel_block * LANES + l;
