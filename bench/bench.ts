@@ -15,6 +15,7 @@ import { emptyState, packState } from '../src/state.js';
 import copyWgsl from './shaders/copy.wgsl?raw';
 import naiveWgsl from './shaders/naive_attention.wgsl?raw';
 import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';
+import naiveIoWgsl from './shaders/naive_attention_io.wgsl?raw';
 import sequentialWgsl from './shaders/sequential_recurrence.wgsl?raw';
 import kvStepWgsl from './shaders/kv_cache_step.wgsl?raw';
 
@@ -53,6 +54,19 @@ export interface Summary {
   kvCacheBytes: number;
 }
 
+/** The shapes a run measures. */
+export interface BenchShapes {
+  batch: number;
+  headDim: number;
+  lengths: number[];
+  naiveLengths: number[];
+  anchorLength: number;
+  naiveAnchorLength: number;
+  layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
+  stepP: number[];
+  stepBatch: number;
+}
+
 export interface BenchReport {
   adapter: AdapterReport;
   backend: string;
@@ -61,18 +75,7 @@ export interface BenchReport {
   timing: 'timestamp-query' | 'queue-completion';
   date: string;
   /** The shapes behind the summary figures. */
-  config: {
-    batch: number;
-    headDim: number;
-    lengths: number[];
-    naiveLengths: number[];
-    anchorLength: number;
-    naiveAnchorLength: number;
-    layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
-    stepP: number[];
-    stepBatch: number;
-    scanSchedule: string;
-  };
+  config: BenchShapes & { scanSchedule: string };
   results: ResultRow[];
   summary: Summary;
   /** Scan schedules and kernels timed at the anchor size for the scanVsCopy investigation (ms, median). */
@@ -88,16 +91,7 @@ export interface BenchOptions {
   investigate?: boolean;
 }
 
-interface Plan {
-  batch: number;
-  headDim: number;
-  lengths: number[];
-  naiveLengths: number[];
-  anchorLength: number;
-  naiveAnchorLength: number;
-  layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
-  stepP: number[];
-  stepBatch: number;
+interface Plan extends BenchShapes {
   budgetMs: number;
   minReps: number;
   maxReps: number;
@@ -263,11 +257,11 @@ function copyProgram(device: GPUDevice): Promise<Program> {
 }
 
 export function naiveRowsProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
-  return getProgram(device, `bench/naive-rows/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [wgsl.lseCombine, naiveRowsWgsl]));
+  return getProgram(device, `bench/naive-rows/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [naiveIoWgsl, wgsl.lseCombine, naiveRowsWgsl]));
 }
 
 export function naiveProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
-  return getProgram(device, `bench/naive/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [wgsl.lseCombine, wgsl.workgroupReduce, naiveWgsl]));
+  return getProgram(device, `bench/naive/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [naiveIoWgsl, wgsl.lseCombine, wgsl.workgroupReduce, naiveWgsl]));
 }
 
 function sequentialProgram(device: GPUDevice): Promise<Program> {

@@ -12,7 +12,7 @@ import { composeShader, forBuffer } from './compose.js';
 import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
 import { wgsl } from './shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
-import { RECURRENT_RUN_LENGTH, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
+import { RECURRENT_RUN_LENGTH, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 import { MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
@@ -224,10 +224,7 @@ export class AarenLayer {
     const [reduce, totals] = await Promise.all(parallel ? [
       getProgram(device, `aaren/layer_chunk_reduce/${variant}/tile${kc.tile}`, () =>
         composeShader({ ...projected, ...tiled }, [...base, wgsl.workgroupReduce, wgsl.loadProjected, ...toStates, wgsl.chunkReduce])),
-      getProgram(device, `aaren/layer_chunk_totals_scan/lanes${kc.lanes}/tile${kc.tile}`, () =>
-        composeShader({ LANES: kc.lanes, ...tiled }, [
-          ...base, ...carries, wgsl.workgroupScan, forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates, ...toStates, wgsl.chunkScan,
-        ])),
+      chunkScanProgram(device, kc, 'states', 'states'),
     ] : []);
     // Only the kernels this layer can use are compiled (compiling costs seconds on CPU adapters): recurrent always
     // (one-token passes), sequential for the sequential and parallel schedules.

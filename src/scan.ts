@@ -95,14 +95,18 @@ interface Step {
   uniforms: Map<string, GPUBuffer>;
 }
 
-function scanKey(config: KernelConfig, kernel: string, source: Source, sink?: Sink): string {
-  const from = source === 'tokens' ? 'tokens' : 'states';
-  const to = sink === undefined ? '' : sink === 'outputs' ? '>outputs' : '>states';
-  return `aaren/${kernel}/${from}${to}/lanes${config.lanes}/tile${config.tile}/${config.rows}`;
+/** What a level reads (tokens, or the states of the level below) and writes (outputs, or states). */
+type From = 'tokens' | 'states';
+type To = 'outputs' | 'states';
+const fromKind = (source: Source): From => (source === 'tokens' ? 'tokens' : 'states');
+const toKind = (sink: Sink): To => (sink === 'outputs' ? 'outputs' : 'states');
+
+function scanKey(config: KernelConfig, kernel: string, from: From, to?: To): string {
+  return `aaren/${kernel}/${from}${to ? `>${to}` : ''}/lanes${config.lanes}/tile${config.tile}/${config.rows}`;
 }
 
-function sourceParts(config: KernelConfig, source: Source): string[] {
-  if (source !== 'tokens') return [forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates];
+function sourceParts(config: KernelConfig, from: From): string[] {
+  if (from === 'states') return [forBuffer(wgsl.stateLoad, 'in_states'), wgsl.loadStates];
   return [config.rows === 'vec4' ? wgsl.valuesVec4 : wgsl.valuesF32, wgsl.loadTokens];
 }
 
@@ -111,11 +115,20 @@ export function outputSinkParts(config: KernelConfig): string[] {
   return [config.rows === 'vec4' ? wgsl.outputsVec4 : wgsl.outputsF32, wgsl.storeOutputs];
 }
 
-function sinkParts(config: KernelConfig, sink: Sink): string[] {
-  return sink === 'outputs' ? outputSinkParts(config) : [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
+function sinkParts(config: KernelConfig, to: To): string[] {
+  return to === 'outputs' ? outputSinkParts(config) : [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
 }
 
 const common = [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams];
+
+/** The chunk_scan program from `from` elements to `to` elements (the layer scans its chunk totals with it too). */
+export function chunkScanProgram(device: GPUDevice, config: KernelConfig, from: From, to: To): Promise<Program> {
+  return getProgram(device, scanKey(config, 'chunk_scan', from, to), () =>
+    composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
+      ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'), wgsl.workgroupScan,
+      ...sourceParts(config, from), ...sinkParts(config, to), wgsl.chunkScan,
+    ]));
+}
 
 export class PrefixScan {
   readonly schedule: ScanSchedule;
@@ -193,9 +206,9 @@ export class PrefixScan {
 
     const reduceChunks = async (source: Source, count: number, chunks: number, tilesPerChunk: number) => {
       const totals = scratchStates(chunks);
-      const program = getProgram(device, scanKey(config, 'chunk_reduce', source), () =>
+      const program = getProgram(device, scanKey(config, 'chunk_reduce', fromKind(source)), () =>
         composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
-          ...common, wgsl.workgroupReduce, ...sourceParts(config, source), ...sinkParts(config, totals), wgsl.chunkReduce,
+          ...common, wgsl.workgroupReduce, ...sourceParts(config, fromKind(source)), ...sinkParts(config, 'states'), wgsl.chunkReduce,
         ]));
       await addStep(program, params(count, chunks, tilesPerChunk), { ...sourceBuffers(source), out_states: totals }, [chunks, config.blocks, shape.batch]);
       return totals;
@@ -210,11 +223,7 @@ export class PrefixScan {
         carries = scratchStates(chunks);
         await scanLevel(totals, chunks, carries, carry, false);
       }
-      const program = getProgram(device, scanKey(config, 'chunk_scan', source, sink), () =>
-        composeShader({ LANES: config.lanes, TILE: config.tile, WORKGROUP_SIZE: config.tile / 2 }, [
-          ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'), wgsl.workgroupScan,
-          ...sourceParts(config, source), ...sinkParts(config, sink), wgsl.chunkScan,
-        ]));
+      const program = chunkScanProgram(device, config, fromKind(source), toKind(sink));
       const values = params(count, chunks, tilesPerChunk);
       if (carries !== null && carries !== 'initialState') values.has_carry = 1;
       const outputBinding: Record<string, BufferRef> = sink === 'outputs' ? { outputs: 'output' } : { out_states: sink };
@@ -235,7 +244,7 @@ export class PrefixScan {
       const program = getProgram(device, scanKey(config, 'recurrent_scan', 'tokens', 'outputs'), () =>
         composeShader({ LANES: config.lanes, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH }, [
           ...common, forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state'),
-          ...sourceParts(config, 'tokens'), ...sinkParts(config, 'outputs'), wgsl.blockedRecurrentScan,
+          ...sourceParts(config, 'tokens'), ...outputSinkParts(config), wgsl.blockedRecurrentScan,
         ]));
       await addStep(program, params(shape.length, 1, 1), {
         ...sourceBuffers('tokens'), carry_in: 'initialState', final_state: 'finalState', outputs: 'output',

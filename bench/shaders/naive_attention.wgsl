@@ -5,17 +5,7 @@
 // Same inputs and outputs as the scan (scores [batch, length], values and outputs [batch, length, headDim]), so the
 // work is O(length^2 headDim) where the scan's is O(length headDim).
 //
-// Composed with: lse_combine, workgroup_reduce (host constants LANES, WORKGROUP_SIZE, a power of two). head_dim % 4 == 0.
-
-struct NaiveParams {
-  length: u32,
-  head_dim: u32,
-}
-
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> values: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> outputs: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: NaiveParams;
+// Composed with: naive_attention_io, lse_combine, workgroup_reduce (host constants LANES, WORKGROUP_SIZE, a power of two). head_dim % 4 == 0.
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {

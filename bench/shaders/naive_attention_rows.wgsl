@@ -4,18 +4,8 @@
 // naive_attention.wgsl is the workgroup-reduction, online-softmax form). Same inputs and outputs as the scan;
 // O(length^2 headDim) work.
 //
-// Composed with: lse_combine (host constants LANES, WORKGROUP_SIZE). head_dim % 4 == 0.
+// Composed with: naive_attention_io, lse_combine (host constants LANES, WORKGROUP_SIZE). head_dim % 4 == 0.
 // Dispatch: (ceil(length / WORKGROUP_SIZE), channel blocks, batch).
-
-struct NaiveParams {
-  length: u32,
-  head_dim: u32,
-}
-
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> values: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> outputs: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: NaiveParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
