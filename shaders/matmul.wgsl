@@ -3,12 +3,7 @@
 // result [m, n] are row-major. Each workgroup computes a (MM_TILE * MM_WORK) x MM_TILE block of the result:
 // MM_TILE x MM_TILE invocations, each MM_WORK rows of one column, with both operand tiles staged in workgroup
 // memory so that each element of a and weight is read from global memory once per tile instead of once per product.
-// Composed with: matmul_params, one load_a source, gelu. Needs `const MM_TILE`, `const MM_WORK`.
-
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> result: array<f32>;
+// Composed with: matmul_params, one load_a source, gelu, matmul_output. Needs `const MM_TILE`, `const MM_WORK`.
 
 var<workgroup> a_tile: array<array<f32, MM_TILE>, MM_ROWS>;
 var<workgroup> b_tile: array<array<f32, MM_TILE>, MM_TILE>;
@@ -50,18 +45,7 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(local_invocation_id) l
   for (var r = 0u; r < MM_WORK; r++) {
     let row = row0 + r * MM_TILE + lid.y;
     if (row < params.m) {
-      var y = acc[r];
-      if (params.has_bias != 0u) {
-        y += bias[col];
-      }
-      if (params.activation == 1u) {
-        y = gelu(y);
-      }
-      let index = row * params.n + col;
-      if (params.has_residual != 0u) {
-        y += residual[index];
-      }
-      result[index] = y;
+      store_result(row, col, acc[r]);
     }
   }
 }

@@ -15,7 +15,7 @@ import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js'
 import { RECURRENT_RUN_LENGTH, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
-import { MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
+import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from './ops.js';
 import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
 
 export interface AarenLayerWeights {
@@ -160,7 +160,7 @@ export class AarenLayer {
     readonly schedule: 'auto' | LayerSchedule,
     private readonly cpu: boolean,
     private readonly scanPrograms: { recurrent: Program; sequential?: Program; reduce?: Program; totals?: Program },
-    private readonly projectProgram: Program,
+    private readonly projectProgram: MatmulPrograms,
     private readonly weights: { keyQuery: GPUBuffer; valueProj: GPUBuffer; output: GPUBuffer; outputBias?: GPUBuffer },
     private readonly unused: { read: GPUBuffer; write: GPUBuffer },
   ) {}
@@ -234,7 +234,7 @@ export class AarenLayer {
         composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])) : undefined,
       getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}/run${RUN_LENGTH}`, () =>
         composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH }, [...common, wgsl.blockedRecurrentScan])),
-      MatmulOp.program(device, true, matmulTile(dModel, hd)),
+      MatmulOp.programs(device, true, dModel, hd),
     ]);
     const buffers = {
       keyQuery: uploadFloat32(device, keyQuery, 'aaren key.query'),

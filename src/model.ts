@@ -5,7 +5,7 @@
 // bias + residual fused. Parallel forward, block-wise forward with state, and step, as AarenLayer.
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
 import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights, type AarenState } from './layer.js';
-import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from './ops.js';
+import { LayerNormOp, MatmulOp, createUnusedBuffer, type MatmulPrograms } from './ops.js';
 import type { Program } from './program.js';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
@@ -102,7 +102,7 @@ export class AarenModel {
     readonly config: Readonly<Omit<AarenModelConfig, 'weights'>>,
     private readonly blocks: BlockBuffers[],
     private readonly finalNorm: { gamma: GPUBuffer; beta: GPUBuffer },
-    private readonly programs: { norm: Program; up: Program; down: Program },
+    private readonly programs: { norm: Program; up: MatmulPrograms; down: MatmulPrograms },
     private readonly unused: GPUBuffer,
   ) {}
 
@@ -143,7 +143,7 @@ export class AarenModel {
     checkNorm('config.weights.finalNorm', w.finalNorm);
 
     const [norm, up, down] = await Promise.all([
-      LayerNormOp.program(device, dModel), MatmulOp.program(device, false, matmulTile(dFF, dModel)), MatmulOp.program(device, false, matmulTile(dModel, dFF)),
+      LayerNormOp.program(device, dModel), MatmulOp.programs(device, false, dFF, dModel), MatmulOp.programs(device, false, dModel, dFF),
     ]);
     const made: { destroy(): void }[] = [];
     const upload = (data: Float32Array, label: string) => {

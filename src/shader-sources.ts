@@ -19,6 +19,8 @@ import chunkReduce from '../shaders/chunk_reduce.wgsl?raw';
 import finishState from '../shaders/finish_state.wgsl?raw';
 import loadProjected from '../shaders/load_projected.wgsl?raw';
 import matmul from '../shaders/matmul.wgsl?raw';
+import matvec from '../shaders/matvec.wgsl?raw';
+import matmulOutput from '../shaders/matmul_output.wgsl?raw';
 import matmulParams from '../shaders/matmul_params.wgsl?raw';
 import matmulLoadRows from '../shaders/matmul_load_rows.wgsl?raw';
 import matmulLoadHeads from '../shaders/matmul_load_heads.wgsl?raw';
@@ -47,6 +49,8 @@ export const wgsl = {
   finishState,
   loadProjected,
   matmul,
+  matvec,
+  matmulOutput,
   matmulParams,
   matmulLoadRows,
   matmulLoadHeads,

@@ -5,7 +5,7 @@ import type { CaseResult } from '../harness/cases.js';
 import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/layer.js';
 import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/model.js';
 import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/layer-reference.js';
-import { LayerNormOp, MatmulOp, createUnusedBuffer, matmulTile } from '../src/ops.js';
+import { LayerNormOp, MatmulOp, createUnusedBuffer } from '../src/ops.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
 import { mulberry32 } from './random.js';
 
@@ -258,7 +258,8 @@ async function layerCases(device: GPUDevice, options: LayerCaseOptions, attempt:
 
 /** The model's dense kernels alone, on sizes that are not multiples of the tiles. */
 async function opCases(device: GPUDevice, attempt: Attempt): Promise<void> {
-  for (const [m, k, n] of [[1, 1, 1], [70, 37, 19], [130, 8, 33], [9, 6, 3]] as const) {
+  // m <= MATVEC_ROWS runs the matvec kernel, larger m the tiled one.
+  for (const [m, k, n] of [[1, 1, 1], [3, 70, 130], [4, 37, 19], [70, 37, 19], [130, 8, 33], [9, 6, 3]] as const) {
     await attempt('matmul-bias-gelu-residual', `m=${m} k=${k} n=${n}`, async () => {
       const rand = seeded(m * 31 + k);
       const a = randomArray(m * k, rand, 2);
@@ -267,7 +268,7 @@ async function opCases(device: GPUDevice, attempt: Attempt): Promise<void> {
       const residual = randomArray(m * n, rand);
       const made: GPUBuffer[] = [];
       const up = (x: Float32Array) => (made.push(uploadFloat32(device, x)), made[made.length - 1]!);
-      const op = MatmulOp.create(device, await MatmulOp.program(device, false, matmulTile(n, k)), { m, n, k, bias: true, residual: true, gelu: true });
+      const op = MatmulOp.create(device, await MatmulOp.programs(device, false, n, k), { m, n, k, bias: true, residual: true, gelu: true });
       try {
         const result = createStorageBuffer(device, m * n * 4);
         const unused = createUnusedBuffer(device);
