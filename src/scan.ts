@@ -251,21 +251,29 @@ export class PrefixScan {
       }, [Math.ceil(config.blocks / RECURRENT_WORKGROUP), shape.batch, 1]);
     };
 
-    if (shape.batch > 0 && shape.length > 0) {
-      if (outputs === 'all' && schedule === 'recurrent') {
-        await recurrentScan();
-      } else if (outputs === 'all') {
-        await scanLevel('tokens', shape.length, 'outputs', 'initialState', true);
-      } else {
-        const totals = await reduceAll('tokens', shape.length);
-        const program = getProgram(device, `aaren/finish_state/lanes${config.lanes}/${config.rows}`, () =>
-          composeShader({ LANES: config.lanes }, [
-            ...common, forBuffer(wgsl.stateLoad, 'in_states'), forBuffer(wgsl.stateLoad, 'carry_in'),
-            forBuffer(wgsl.stateStore, 'final_state'), ...outputSinkParts(config), wgsl.finishState,
-          ]));
-        await addStep(program, params(1, 1, 1), { in_states: totals, carry_in: 'initialState', final_state: 'finalState', outputs: 'output' },
-          [Math.ceil(shape.batch / 64), config.blocks, 1]);
+    const buildSteps = async () => {
+      if (shape.batch > 0 && shape.length > 0) {
+        if (outputs === 'all' && schedule === 'recurrent') {
+          await recurrentScan();
+        } else if (outputs === 'all') {
+          await scanLevel('tokens', shape.length, 'outputs', 'initialState', true);
+        } else {
+          const totals = await reduceAll('tokens', shape.length);
+          const program = getProgram(device, `aaren/finish_state/lanes${config.lanes}/${config.rows}`, () =>
+            composeShader({ LANES: config.lanes }, [
+              ...common, forBuffer(wgsl.stateLoad, 'in_states'), forBuffer(wgsl.stateLoad, 'carry_in'),
+              forBuffer(wgsl.stateStore, 'final_state'), ...outputSinkParts(config), wgsl.finishState,
+            ]));
+          await addStep(program, params(1, 1, 1), { in_states: totals, carry_in: 'initialState', final_state: 'finalState', outputs: 'output' },
+            [Math.ceil(shape.batch / 64), config.blocks, 1]);
+        }
       }
+    };
+    try {
+      await buildSteps();
+    } catch (error) {
+      for (const buffer of owned) buffer.destroy(); // a failed compile must not leak the scratch made so far
+      throw error;
     }
     return new PrefixScan(device, { ...shape }, outputs, config, schedule, steps, owned, unused);
   }

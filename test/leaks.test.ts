@@ -95,3 +95,17 @@ test('PrefixScan.destroy releases every buffer it made (all shapes of the step g
     expect(spy.live.size, `${JSON.stringify(shape)} ${JSON.stringify(options)}`).toBe(baseline);
   }
 });
+
+test('a pipeline that fails to compile inside PrefixScan.create leaves no live buffer', async () => {
+  const original = device.createComputePipelineAsync.bind(device);
+  device.createComputePipelineAsync = () => Promise.reject(new Error('simulated compile failure'));
+  const before = spy.live.size;
+  try {
+    // headDim 11 (3 vec4 lanes, scalar rows) on the parallel schedule: kernels no other test here compiled.
+    await expect(PrefixScan.create(device, { batch: 2, length: 5000, headDim: 11 }, { schedule: 'parallel', tilesPerChunk: 1 }))
+      .rejects.toThrow(/simulated compile failure/);
+  } finally {
+    device.createComputePipelineAsync = original;
+  }
+  expect(spy.live.size).toBe(before);
+});
