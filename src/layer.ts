@@ -14,7 +14,8 @@ import { wgsl } from './shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
 import { RECURRENT_RUN_LENGTH, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
-import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { forwardInPieces, tokensPerPiece } from './pieces.js';
 import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from './ops.js';
 import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
 
@@ -278,9 +279,21 @@ export class AarenLayer {
     const s = state === undefined ? undefined : this.checkState('state', state, batch);
     await checkLiveDevice('AarenLayer.device', this.device);
     if (batch * length === 0) return new Float32Array(0);
-    const plan = this.createPlan(batch, length, s !== undefined);
+    const piece = tokensPerPiece('AarenLayer.forward', batch, length, Math.max(this.dModel, this.heads * this.headDim), bufferLimit(this.device.limits));
+    if (piece < length) {
+      return forwardInPieces({
+        x, batch, length, width: this.dModel, tokensPerPiece: piece, state: s,
+        createState: () => this.checkState('state', this.createState(batch), batch),
+        forward: (xPiece, pieceLength, pieceState) => this.forwardOnce(xPiece, batch, pieceLength, pieceState),
+      });
+    }
+    return this.forwardOnce(x, batch, length, s);
+  }
+
+  private async forwardOnce(x: Float32Array, batch: number, length: number, state?: LayerState): Promise<Float32Array> {
+    const plan = this.createPlan(batch, length, state !== undefined);
     try {
-      return await this.run(plan, x, s);
+      return await this.run(plan, x, state);
     } finally {
       destroyPlan(plan);
     }

@@ -8,7 +8,8 @@ import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights, type AarenSt
 import { LayerNormOp, MatmulOp, createUnusedBuffer, type MatmulPrograms } from './ops.js';
 import type { Program } from './program.js';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.js';
-import { checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
+import { forwardInPieces, tokensPerPiece } from './pieces.js';
 import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
 
 export interface AarenNormWeights {
@@ -195,9 +196,22 @@ export class AarenModel {
     const s = state === undefined ? undefined : this.checkState('state', state, batch);
     await checkLiveDevice('AarenModel.device', this.device);
     if (batch * length === 0) return new Float32Array(0);
-    const plan = this.createPlan(batch, length, s !== undefined);
+    const { dModel, dFF, heads, headDim } = this.config;
+    const piece = tokensPerPiece('AarenModel.forward', batch, length, Math.max(dModel, dFF, heads * headDim), bufferLimit(this.device.limits));
+    if (piece < length) {
+      return forwardInPieces({
+        x, batch, length, width: dModel, tokensPerPiece: piece, state: s,
+        createState: () => this.checkState('state', this.createState(batch), batch),
+        forward: (xPiece, pieceLength, pieceState) => this.forwardOnce(xPiece, batch, pieceLength, pieceState),
+      });
+    }
+    return this.forwardOnce(x, batch, length, s);
+  }
+
+  private async forwardOnce(x: Float32Array, batch: number, length: number, state?: ModelState): Promise<Float32Array> {
+    const plan = this.createPlan(batch, length, state !== undefined);
     try {
-      return await this.run(plan, x, s);
+      return await this.run(plan, x, state);
     } finally {
       this.destroyPlan(plan);
     }
