@@ -4,15 +4,15 @@
 //     s = x . (scale key_h query_h) and value v = x value_h are computed from x while the scan loads it, so
 //     keys, scores and values never touch global memory; the scan keeps its carry in the workgroup and writes
 //     each head's normalised output o = w / u once (head-major [batch, heads, length, headDim]).
-//  2. the output projection y = concat_h o @ output (+ bias) (+ residual), a tiled matmul that reads the
-//     head-major outputs directly (no transpose pass).
+//  2. the output projection y = concat_h o @ output (+ bias) (+ residual), a tiled matmul (matvec for a few
+//     rows, as in step) that reads the head-major outputs directly (no transpose pass).
 // The state (m, u, w) per (batch, head) lives on the GPU; step() is forward() over one token, so it costs the
 // same at token 10 and token 10^6, and its memory never grows.
 import { composeShader, forBuffer } from './compose.js';
 import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
 import { wgsl } from './shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
-import { RECURRENT_RUN_LENGTH, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig } from './scan.js';
+import { RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig, type ScanSchedule } from './scan.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
 import { forwardInPieces, tokensPerPiece } from './pieces.js';
@@ -56,16 +56,13 @@ export interface AarenLayerConfig {
  *   in workgroup memory (chunk_scan.wgsl with one chunk). Best when the sequences alone fill a GPU.
  * - parallel: reduce-then-scan over chunks of tiles: chunk_reduce totals each chunk (projecting as it loads), one
  *   workgroup per sequence scans the chunk totals, chunk_scan rescans each chunk from its carry. For few long
- *   sequences on a GPU; the projections are computed twice, which is cheaper than storing them. */
-export type LayerSchedule = 'recurrent' | 'sequential' | 'parallel';
+ *   sequences on a GPU; the projections are computed in both passes rather than written to memory between them. */
+export type LayerSchedule = ScanSchedule;
 
 /** Workgroups that make a GPU busy, for the 'auto' choice between sequential and parallel. */
 const TARGET_WORKGROUPS = 1024;
 const SEQUENTIAL_MIN_WORKGROUPS = 256;
 
-const RECURRENT_WORKGROUP = 16;
-/** Tokens per run of the recurrent kernel's two-level sum (blocked_recurrent_scan.wgsl). */
-const RUN_LENGTH = RECURRENT_RUN_LENGTH;
 
 /** The recurrent state of a batch: (m, u, w) per (batch, head), on the GPU. Its size never changes. */
 export interface AarenState {
@@ -233,8 +230,8 @@ export class AarenLayer {
     const [sequential, recurrent, project] = await Promise.all([
       tiledUsed ? getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
         composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])) : undefined,
-      getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}/run${RUN_LENGTH}`, () =>
-        composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH }, [...common, wgsl.blockedRecurrentScan])),
+      getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}/run${RECURRENT_RUN_LENGTH}`, () =>
+        composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH }, [...common, wgsl.blockedRecurrentScan])),
       MatmulOp.programs(device, true, dModel, hd),
     ]);
     const buffers = {

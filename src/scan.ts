@@ -59,7 +59,8 @@ export interface KernelConfig {
 
 const MAX_LANES = 4;
 const MAX_TILE = 256;
-const RECURRENT_WORKGROUP = 16;
+/** Invocations per workgroup of the recurrent kernel: SwiftShader runs 4 at a time, 1 was 3.4x slower (bench). */
+export const RECURRENT_WORKGROUP = 16;
 /** Tokens per run of the recurrent kernel's two-level sum (blocked_recurrent_scan.wgsl: bounds f32 rounding). */
 export const RECURRENT_RUN_LENGTH = 256;
 
