@@ -6,12 +6,12 @@
 // record the start and the end (so kernels that open their own passes, like PrefixScan.encode and AarenLayer, are
 // timed unchanged); all repetitions go in one submission and the query set is resolved once. Without it, each
 // repetition is its own submission timed on the host up to queue.onSubmittedWorkDone().
-import { composeShader } from '../src/compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../src/program.js';
-import { wgsl } from '../src/shader-sources.js';
-import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '../src/scan.js';
-import { AarenLayer } from '../src/layer.js';
-import { emptyState, packState } from '../src/state.js';
+import { composeShader } from '../src/core/compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../src/core/program.js';
+import { wgsl } from '../src/core/shader-sources.js';
+import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '../src/ops/attention/scan.js';
+import { AarenLayer } from '../src/nn/layer.js';
+import { emptyState, packState } from '../src/ops/attention/state.js';
 import copyWgsl from './shaders/copy.wgsl?raw';
 import naiveWgsl from './shaders/naive_attention.wgsl?raw';
 import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';

@@ -3,7 +3,7 @@ import { existsSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { create, globals } from 'webgpu';
-import { requestAarenDevice } from '../src/device.js';
+import { requestAarenDevice } from '../src/core/device.js';
 import { runBench, type BenchReport, type Mode } from './bench.js';
 import { writeResults } from './write.js';
 import { runInChromeBench } from './chrome.mjs';

@@ -1,5 +1,5 @@
 // Browser side of `npm run bench -- --backend chrome`: runs the benchmarks on navigator.gpu and publishes the report.
-import { requestAarenDevice } from '../src/device.js';
+import { requestAarenDevice } from '../src/core/device.js';
 import { runBench, type BenchReport, type Mode } from './bench.js';
 
 const w = window as unknown as { __benchDone?: boolean; __benchReport?: BenchReport; __benchError?: string; __benchProgress?: (line: string) => void };

@@ -1,6 +1,6 @@
 // Browser side of the harness: get a WebGPU device, run the shared cases, publish everything on `window`
 // so that puppeteer (run-in-chrome.mjs) or a person with devtools can read it.
-import { runCases, type CaseOptions, type CaseResult } from './cases.js';
+import { runCases, type CaseOptions, type CaseResult } from '../cases/scan.js';
 
 export interface AdapterSummary {
   vendor: string;

@@ -1,5 +1,5 @@
 // Types for run-in-chrome.mjs, so strict TypeScript (test/browser.test.ts) can import it.
-import type { CaseResult } from './cases.js';
+import type { CaseResult } from '../cases/scan.js';
 import type { AdapterSummary } from './page.js';
 
 export interface RunInChromeOptions {

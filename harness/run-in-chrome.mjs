@@ -18,7 +18,7 @@ export async function runInChrome({
   let browser;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
-  /** @type {import('./cases.js').CaseResult[]} */
+  /** @type {import('../cases/scan.js').CaseResult[]} */
   const streamed = [];
   try {
     browser = await launchBrowser(useSwiftShader === undefined ? {} : { useSwiftShader });
@@ -28,7 +28,7 @@ export async function runInChrome({
     });
     page.on('pageerror', (err) => log(`[page exception] ${err instanceof Error ? err.message : String(err)}`));
     // Results stream out as each case finishes; the page's final list stays the authoritative one.
-    await page.exposeFunction('__aarenOnResult', (/** @type {import('./cases.js').CaseResult} */ r) => {
+    await page.exposeFunction('__aarenOnResult', (/** @type {import('../cases/scan.js').CaseResult} */ r) => {
       streamed.push(r);
       onResult?.(r);
     });

@@ -1,7 +1,7 @@
 // A Dawn (Node) WebGPU device for the tests. The object create() returns must outlive every adapter and device
 // made from it (MISSION.md: otherwise V8 may free Dawn's instance while its event pump runs), so it is held here.
 import { create, globals } from 'webgpu';
-import { requestAarenDevice } from '../src/device.js';
+import { requestAarenDevice } from '../src/core/device.js';
 
 Object.assign(globalThis, globals);
 process.env.VK_ICD_FILENAMES ??= '/usr/lib/chromium/vk_swiftshader_icd.json';

@@ -6,15 +6,15 @@
 import { afterAll, beforeEach, describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
 import { spyOnDevice } from './gpu-spy.js';
-import { makeScores, makeValues } from './random.js';
-import { PrefixScan, kernelConfig, prefixAttention, prefixAttentionLast, runInPieces, scanPieces, type PrefixAttentionInput } from '../src/scan.js';
-import { referenceRecurrence } from '../src/reference.js';
-import { emptyState, packState, stateBytes, unpackState, type ScanState } from '../src/state.js';
-import { requestAarenDevice } from '../src/device.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
-import { AarenLayer } from '../src/layer.js';
-import { AarenModel } from '../src/model.js';
-import { randomArray, randomLayerConfig, randomModelConfig, seeded } from './layer-cases.js';
+import { makeScores, makeValues } from '../cases/random.js';
+import { PrefixScan, kernelConfig, prefixAttention, prefixAttentionLast, runInPieces, scanPieces, type PrefixAttentionInput } from '../src/ops/attention/scan.js';
+import { referenceRecurrence } from '../src/reference/scan.js';
+import { emptyState, packState, stateBytes, unpackState, type ScanState } from '../src/ops/attention/state.js';
+import { requestAarenDevice } from '../src/core/device.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
+import { AarenLayer } from '../src/nn/layer.js';
+import { AarenModel } from '../src/nn/model.js';
+import { randomArray, randomLayerConfig, randomModelConfig, seeded } from '../cases/layer.js';
 
 const device = await dawnDevice();
 const spy = spyOnDevice(device);

@@ -2,11 +2,11 @@
 // state contract, the GPU-resident forms, validation and buffer ownership.
 import { afterEach, describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
-import { AarenLayer, type AarenLayerConfig } from '../src/layer.js';
-import { referenceLayer, referenceLayerState } from '../src/layer-reference.js';
-import { stateBytes } from '../src/state.js';
-import { compare, randomArray, randomLayerConfig, runLayerCases, seeded, trackBuffers } from './layer-cases.js';
-import { submitAndRead, uploadFloat32, createStorageBuffer } from '../src/buffers.js';
+import { AarenLayer, type AarenLayerConfig } from '../src/nn/layer.js';
+import { referenceLayer, referenceLayerState } from '../src/reference/layer.js';
+import { stateBytes } from '../src/ops/attention/state.js';
+import { compare, randomArray, randomLayerConfig, runLayerCases, seeded, trackBuffers } from '../cases/layer.js';
+import { submitAndRead, uploadFloat32, createStorageBuffer } from '../src/core/buffers.js';
 
 /** dModel 13, 2 heads of 33: the kernel variant of a tiled shared case, reused so that SwiftShader compiles it once. */
 const D = 13;

@@ -4,11 +4,11 @@
 import { afterAll, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
 import { spyOnDevice } from './gpu-spy.js';
-import { makeScores, makeValues } from './random.js';
-import { PrefixScan, prefixAttention, prefixAttentionLast } from '../src/scan.js';
-import { referenceRecurrence } from '../src/reference.js';
-import { createStorageBuffer } from '../src/buffers.js';
-import { stateBytes } from '../src/state.js';
+import { makeScores, makeValues } from '../cases/random.js';
+import { PrefixScan, prefixAttention, prefixAttentionLast } from '../src/ops/attention/scan.js';
+import { referenceRecurrence } from '../src/reference/scan.js';
+import { createStorageBuffer } from '../src/core/buffers.js';
+import { stateBytes } from '../src/ops/attention/state.js';
 
 const device = await dawnDevice();
 const spy = spyOnDevice(device);

@@ -2,11 +2,11 @@
 // the state contract, GPU-resident forms, validation and buffer ownership.
 import { afterEach, describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
-import { AarenModel, type AarenModelConfig } from '../src/model.js';
-import { referenceLayerState, referenceModel } from '../src/layer-reference.js';
-import { stateBytes } from '../src/state.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
-import { compare, randomArray, randomModelConfig, runLayerCases, seeded, trackBuffers } from './layer-cases.js';
+import { AarenModel, type AarenModelConfig } from '../src/nn/model.js';
+import { referenceLayerState, referenceModel } from '../src/reference/layer.js';
+import { stateBytes } from '../src/ops/attention/state.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
+import { compare, randomArray, randomModelConfig, runLayerCases, seeded, trackBuffers } from '../cases/layer.js';
 
 const tiny = (): AarenModelConfig => randomModelConfig({ layers: 2, dModel: 5, heads: 2, headDim: 4, dFF: 7, biases: true }, seeded(21));
 

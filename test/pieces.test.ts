@@ -3,11 +3,11 @@
 // temporary state is released.
 import { expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
-import { AarenLayer } from '../src/layer.js';
-import { AarenModel } from '../src/model.js';
-import { referenceLayer, referenceModel } from '../src/layer-reference.js';
-import { forwardInPieces, tokensPerPiece } from '../src/pieces.js';
-import { compare, randomArray, randomLayerConfig, randomModelConfig, seeded, trackBuffers } from './layer-cases.js';
+import { AarenLayer } from '../src/nn/layer.js';
+import { AarenModel } from '../src/nn/model.js';
+import { referenceLayer, referenceModel } from '../src/reference/layer.js';
+import { forwardInPieces, tokensPerPiece } from '../src/core/pieces.js';
+import { compare, randomArray, randomLayerConfig, randomModelConfig, seeded, trackBuffers } from '../cases/layer.js';
 
 const [batch, length] = [2, 50];
 

@@ -1,8 +1,8 @@
 // The float64 references agree with each other: the recurrence (what the kernels are checked against) and the
 // quadratic softmax over each prefix are independent formulations of the same outputs.
 import { expect, test } from 'vitest';
-import { combineReference, identityState, referenceQuadratic, referenceRecurrence } from '../src/reference.js';
-import { makeScores, makeValues, scorePatterns } from './random.js';
+import { combineReference, identityState, referenceQuadratic, referenceRecurrence } from '../src/reference/scan.js';
+import { makeScores, makeValues, scorePatterns } from '../cases/random.js';
 
 test.each(scorePatterns)('recurrence equals softmax over each prefix (%s scores)', (pattern) => {
   const input = { batch: 3, length: 97, headDim: 5, scores: makeScores(pattern, 3, 97, 11), values: makeValues(3 * 97 * 5, 10, 12) };

@@ -2,9 +2,9 @@
 // (the round trip through AarenModel also runs in the shared cases, 'aaren-model-safetensors').
 import { describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js'; // first: installs the WebGPU globals other modules read at load
-import { readSafetensors, writeSafetensors } from '../src/safetensors.js';
-import { AarenModel, modelFromSafetensors, modelToSafetensors } from '../src/model.js';
-import { compare, randomArray, randomModelConfig, seeded } from './layer-cases.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { AarenModel, modelFromSafetensors, modelToSafetensors } from '../src/nn/model.js';
+import { compare, randomArray, randomModelConfig, seeded } from '../cases/layer.js';
 
 /** A file in the format's own terms: u64 header length, JSON header, raw little-endian data. */
 function handMade(header: object, data: Uint8Array): Uint8Array {

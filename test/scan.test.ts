@@ -2,8 +2,8 @@
 // headless-Chrome run (test/browser.test.ts) repeats in the browser.
 import { describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
-import { caseName, runCombineCase, runScanCase, scanCases } from '../harness/cases.js';
-import { kernelConfig, PrefixScan } from '../src/scan.js';
+import { caseName, runCombineCase, runScanCase, scanCases } from '../cases/scan.js';
+import { kernelConfig, PrefixScan } from '../src/ops/attention/scan.js';
 
 const device = await dawnDevice();
 const tile = kernelConfig(device.limits, 4).tile;

@@ -3,10 +3,10 @@
 // own WGSL sources (recurrent_scan and blocked_recurrent_scan) with other constants; nothing is copied.
 // Run: VK_ICD_FILENAMES=... node bench/.build/bundle.mjs bench/experiments/recurrent-lanes.ts bench/.build/exp.mjs
 import { create } from 'webgpu';
-import { requestAarenDevice } from '../../src/device.js';
-import { composeShader, forBuffer } from '../../src/compose.js';
-import { createBindGroup, createUniformBuffer, getProgram } from '../../src/program.js';
-import { wgsl } from '../../src/shader-sources.js';
+import { requestAarenDevice } from '../../src/core/device.js';
+import { composeShader, forBuffer } from '../../src/core/compose.js';
+import { createBindGroup, createUniformBuffer, getProgram } from '../../src/core/program.js';
+import { wgsl } from '../../src/core/shader-sources.js';
 import { Timer, Buffers, dispatch, scanBytes } from '../bench.js';
 
 const gpu = create(['disable-dawn-features=timestamp_quantization']);

@@ -1,28 +1,20 @@
 // Dense building blocks of the Aaren layer and model, each a composed WGSL kernel recorded into a caller's
-// compute pass: the tiled matmul with its fused epilogue (bias, GELU, residual) and LayerNorm. An op owns
+// compute pass: the tiled matmul with its fused epilogue (bias, GELU, residual). An op owns
 // its uniform buffer (the shape is fixed when it is made); destroy() releases it.
-import { composeShader } from './compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
-import { wgsl } from './shader-sources.js';
+import { composeShader } from '../core/compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../core/program.js';
+import { wgsl } from '../core/shader-sources.js';
 
 const MM_WORK = 4;
 /** Up to this many rows (tokens), a product runs on the barrier-free matvec kernel instead of the tiled one. */
 export const MATVEC_ROWS = 4;
 const MATVEC_WORKGROUP = 64;
-const MAX_LN_THREADS = 64;
 
 /** Side of the square matmul tile: 16, or less when n or k is smaller (idle invocations cost time on CPU adapters). */
 export function matmulTile(n: number, k: number): number {
   let tile = 4;
   while (tile < 16 && tile < Math.min(n, k)) tile *= 2;
   return tile;
-}
-
-/** Invocations per LayerNorm row: 64, or the next power of two at or above a smaller width. */
-export function layerNormThreads(width: number): number {
-  let threads = 1;
-  while (threads < MAX_LN_THREADS && threads < width) threads *= 2;
-  return threads;
 }
 
 /** Rows of the left operand as written by the fused scan: [batch, heads, length, headDim] (see matmul_load_heads.wgsl). */
@@ -118,37 +110,6 @@ export class MatmulOp {
       residual: buffers.residual ?? unused, result: buffers.result,
     }));
     pass.dispatchWorkgroups(...this.workgroups);
-  }
-
-  destroy(): void {
-    this.uniform.destroy();
-  }
-}
-
-export class LayerNormOp {
-  private constructor(
-    private readonly device: GPUDevice,
-    readonly rows: number,
-    private readonly program: Program,
-    private readonly uniform: GPUBuffer,
-  ) {}
-
-  /** The compiled kernel for rows of `width` (the thread count follows the width; cached per device). */
-  static program(device: GPUDevice, width: number): Promise<Program> {
-    const threads = layerNormThreads(width);
-    return getProgram(device, `aaren/layer_norm/t${threads}`, () => composeShader({ LN_THREADS: threads }, [wgsl.layerNorm]));
-  }
-
-  static create(device: GPUDevice, program: Program, rows: number, width: number, eps: number): LayerNormOp {
-    const uniform = createUniformBuffer(device, program, { rows, width, eps });
-    return new LayerNormOp(device, rows, program, uniform);
-  }
-
-  encode(pass: GPUComputePassEncoder, buffers: { x: GPUBuffer; gamma: GPUBuffer; beta: GPUBuffer; result: GPUBuffer }): void {
-    if (this.rows === 0) return;
-    pass.setPipeline(this.program.pipeline);
-    pass.setBindGroup(0, createBindGroup(this.device, this.program, { params: this.uniform, ...buffers }));
-    pass.dispatchWorkgroups(Math.min(this.rows, this.device.limits.maxComputeWorkgroupsPerDimension));
   }
 
   destroy(): void {

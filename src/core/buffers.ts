@@ -1,6 +1,7 @@
 // Buffer creation, upload and readback: the only places the typed-array APIs touch host memory.
 
-const storageUsage = GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
+// Read inside functions, never at module load: the package must import where WebGPU's globals do not exist.
+const storageUsage = () => GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST;
 
 /** WebGPU buffers must be non-empty and sized in multiples of 4; round up, at least 16 bytes. */
 export function bufferBytes(bytes: number): number {
@@ -8,7 +9,7 @@ export function bufferBytes(bytes: number): number {
 }
 
 export function createStorageBuffer(device: GPUDevice, bytes: number, label?: string): GPUBuffer {
-  return device.createBuffer({ label, size: bufferBytes(bytes), usage: storageUsage });
+  return device.createBuffer({ label, size: bufferBytes(bytes), usage: storageUsage() });
 }
 
 export function uploadFloat32(device: GPUDevice, data: Float32Array, label?: string): GPUBuffer {

@@ -8,16 +8,16 @@
 //     rows, as in step) that reads the head-major outputs directly (no transpose pass).
 // The state (m, u, w) per (batch, head) lives on the GPU; step() is forward() over one token, so it costs the
 // same at token 10 and token 10^6, and its memory never grows.
-import { composeShader, forBuffer } from './compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
-import { wgsl } from './shader-sources.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
-import { RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig, type ScanSchedule } from './scan.js';
-import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
-import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
-import { forwardInPieces, tokensPerPiece } from './pieces.js';
-import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from './ops.js';
-import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
+import { composeShader, forBuffer } from '../core/compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../core/program.js';
+import { wgsl } from '../core/shader-sources.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../core/buffers.js';
+import { RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig, type ScanSchedule } from '../ops/attention/scan.js';
+import { emptyState, packState, stateBytes, unpackState, type ScanState } from '../ops/attention/state.js';
+import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from '../core/validate.js';
+import { forwardInPieces, tokensPerPiece } from '../core/pieces.js';
+import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from '../ops/matmul.js';
+import { checkDevice, checkLiveDevice, runGpuCall } from '../core/device.js';
 
 export interface AarenLayerWeights {
   /** [heads, headDim]: the learned query of each head. */

@@ -9,13 +9,13 @@
 //    chunk's total, the totals are scanned by the same scheme one level up (recursing while they are many),
 //    and chunk_scan rescans each chunk from its carry. Best for few long sequences on a many-core GPU.
 // Neither waits on another workgroup, so both terminate without forward-progress guarantees.
-import { composeShader, forBuffer } from './compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
-import { wgsl } from './shader-sources.js';
-import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
+import { composeShader, forBuffer } from '../../core/compose.js';
+import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../../core/program.js';
+import { wgsl } from '../../core/shader-sources.js';
+import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
-import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from './validate.js';
-import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
+import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from '../../core/validate.js';
+import { checkDevice, checkLiveDevice, runGpuCall } from '../../core/device.js';
 
 export type ScanSchedule = 'recurrent' | 'sequential' | 'parallel';
 

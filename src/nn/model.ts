@@ -3,14 +3,15 @@
 // then a final LayerNorm. Per block: LayerNorm kernel, the fused Aaren scan, the output projection with the
 // residual add fused into its epilogue, LayerNorm, the first FFN matmul with bias + GELU fused, the second with
 // bias + residual fused. Parallel forward, block-wise forward with state, and step, as AarenLayer.
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from './buffers.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../core/buffers.js';
 import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights, type AarenState } from './layer.js';
-import { LayerNormOp, MatmulOp, createUnusedBuffer, type MatmulPrograms } from './ops.js';
-import type { Program } from './program.js';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from './safetensors.js';
-import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from './validate.js';
-import { forwardInPieces, tokensPerPiece } from './pieces.js';
-import { checkDevice, checkLiveDevice, runGpuCall } from './device.js';
+import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from '../ops/matmul.js';
+import { LayerNormOp } from '../ops/layer-norm.js';
+import type { Program } from '../core/program.js';
+import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from '../core/validate.js';
+import { forwardInPieces, tokensPerPiece } from '../core/pieces.js';
+import { checkDevice, checkLiveDevice, runGpuCall } from '../core/device.js';
 
 export interface AarenNormWeights {
   /** [dModel] gamma. */

@@ -4,15 +4,15 @@
 // Tolerance: max |gpu - ref| <= 1e-4 * max|v|. Every output is a convex combination of values, so max|v| is its
 // scale; float32 carries ~6e-8 relative error per operation, and the longest chain of combines (a carry walked
 // over 4096 tiles of a 2^20-token sequence) stays below 1e-4 even in the worst case of errors that all align.
-import { PrefixScan, kernelConfig, prefixAttention, prefixAttentionLast, type ScanSchedule } from '../src/scan.js';
-import { composeShader } from '../src/compose.js';
-import { createBindGroup, getProgram } from '../src/program.js';
-import { wgsl } from '../src/shader-sources.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
-import { combineReference, referenceRecurrence, type ReferenceState } from '../src/reference.js';
-import { makeScores, makeValues, mulberry32, normal, type ScorePattern } from '../test/random.js';
-import combineTriplesSource from '../test/shaders/combine_triples.wgsl?raw';
-import { runLayerCases } from '../test/layer-cases.js';
+import { PrefixScan, kernelConfig, prefixAttention, prefixAttentionLast, type ScanSchedule } from '../src/ops/attention/scan.js';
+import { composeShader } from '../src/core/compose.js';
+import { createBindGroup, getProgram } from '../src/core/program.js';
+import { wgsl } from '../src/core/shader-sources.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
+import { combineReference, referenceRecurrence, type ReferenceState } from '../src/reference/scan.js';
+import { makeScores, makeValues, mulberry32, normal, type ScorePattern } from './random.js';
+import combineTriplesSource from './shaders/combine_triples.wgsl?raw';
+import { runLayerCases } from './layer.js';
 
 export interface CaseResult {
   kernel: string;

@@ -1,12 +1,13 @@
 // Correctness cases for the Aaren layer and model, runnable on any WebGPU device (Node/Dawn through vitest,
 // headless Chrome through the harness): no Node-only APIs here. Each case compares the GPU result with the
 // float64 reference of src/layer-reference.ts; tolerance 1e-4 relative to max |reference output|.
-import type { CaseResult } from '../harness/cases.js';
-import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/layer.js';
-import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/model.js';
-import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/layer-reference.js';
-import { LayerNormOp, MatmulOp, createUnusedBuffer } from '../src/ops.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/buffers.js';
+import type { CaseResult } from './scan.js';
+import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/nn/layer.js';
+import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/nn/model.js';
+import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/reference/layer.js';
+import { MatmulOp, createUnusedBuffer } from '../src/ops/matmul.js';
+import { LayerNormOp } from '../src/ops/layer-norm.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { mulberry32 } from './random.js';
 
 export const RELATIVE_TOLERANCE = 1e-4;
