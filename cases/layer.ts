@@ -5,7 +5,7 @@ import type { CaseResult } from './scan.js';
 import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/nn/layer.js';
 import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/nn/model.js';
 import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/reference/layer.js';
-import { MatmulOp, createUnusedBuffer } from '../src/ops/matmul.js';
+import { MatmulOp } from '../src/ops/matmul.js';
 import { LayerNormOp } from '../src/ops/layer-norm.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { mulberry32 } from './random.js';
@@ -269,14 +269,13 @@ async function opCases(device: GPUDevice, attempt: Attempt): Promise<void> {
       const residual = randomArray(m * n, rand);
       const made: GPUBuffer[] = [];
       const up = (x: Float32Array) => (made.push(uploadFloat32(device, x)), made[made.length - 1]!);
-      const op = MatmulOp.create(device, await MatmulOp.programs(device, false, n, k), { m, n, k, bias: true, residual: true, gelu: true });
+      const op = await MatmulOp.create(device, { m, n, k, bias: true, residual: true, gelu: true });
       try {
         const result = createStorageBuffer(device, m * n * 4);
-        const unused = createUnusedBuffer(device);
-        made.push(result, unused);
+        made.push(result);
         const encoder = device.createCommandEncoder();
         const pass = encoder.beginComputePass();
-        op.encode(pass, { a: up(a), weight: up(w), bias: up(bias), residual: up(residual), result }, unused);
+        op.encode(pass, { a: up(a), weight: up(w), bias: up(bias), residual: up(residual), result });
         pass.end();
         const t0 = performance.now();
         const [y] = await submitAndRead(device, encoder, [{ buffer: result, floats: m * n }]);
@@ -296,7 +295,7 @@ async function opCases(device: GPUDevice, attempt: Attempt): Promise<void> {
       const beta = randomArray(width, rand);
       const made: GPUBuffer[] = [];
       const up = (v: Float32Array) => (made.push(uploadFloat32(device, v)), made[made.length - 1]!);
-      const op = LayerNormOp.create(device, await LayerNormOp.program(device, width), rows, width, 1e-5);
+      const op = await LayerNormOp.create(device, rows, width, 1e-5);
       try {
         const result = createStorageBuffer(device, rows * width * 4);
         made.push(result);

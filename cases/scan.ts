@@ -5,8 +5,8 @@
 // scale; float32 carries ~6e-8 relative error per operation, and the longest chain of combines (a carry walked
 // over 4096 tiles of a 2^20-token sequence) stays below 1e-4 even in the worst case of errors that all align.
 import { PrefixScan, kernelConfig, prefixAttention, prefixAttentionLast, type ScanSchedule } from '../src/ops/attention/scan.js';
-import { composeShader } from '../src/core/compose.js';
-import { createBindGroup, getProgram } from '../src/core/program.js';
+import { kernelProgram } from '../src/core/kernel.js';
+import { createBindGroup } from '../src/core/program.js';
 import { wgsl } from '../src/core/shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { combineReference, referenceRecurrence, type ReferenceState } from '../src/reference/scan.js';
@@ -171,7 +171,7 @@ export async function runCombineCase(device: GPUDevice, seed: number): Promise<O
   }
   const flat = new Float32Array(states.length * 6);
   states.forEach((s, i) => flat.set([s.m, s.u, ...s.w], i * 6));
-  const program = await getProgram(device, 'aaren-test/combine_triples', () => composeShader({ LANES: 1 }, [wgsl.lseCombine, combineTriplesSource]));
+  const program = await kernelProgram(device, { parts: [wgsl.lseCombine, { name: 'cases/combine_triples', code: combineTriplesSource }], constants: { LANES: 1 } });
   const input = uploadFloat32(device, flat, 'combine triples');
   const output = createStorageBuffer(device, flat.byteLength, 'combine results');
   const encoder = device.createCommandEncoder();

@@ -13,8 +13,8 @@ import { dawnDevice } from './dawn.js';
 import { mulberry32, normal } from '../cases/random.js';
 import { prefixAttention, prefixAttentionLast } from '../src/ops/attention/scan.js';
 import { combineReference, identityState, referenceRecurrence, type ReferenceState } from '../src/reference/scan.js';
-import { composeShader } from '../src/core/compose.js';
-import { createBindGroup, getProgram } from '../src/core/program.js';
+import { kernelProgram } from '../src/core/kernel.js';
+import { createBindGroup } from '../src/core/program.js';
 import { wgsl } from '../src/core/shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import combineTriplesSource from '../cases/shaders/combine_triples.wgsl?raw';
@@ -78,7 +78,7 @@ describe('combine operator, float64 reference', () => {
 async function combineOnGpu(triples: [ReferenceState, ReferenceState, ReferenceState][]): Promise<ReferenceState[][]> {
   const flat = new Float32Array(triples.length * 18);
   triples.flat().forEach((s, i) => flat.set([s.m, s.u, ...s.w], i * 6));
-  const program = await getProgram(device, 'aaren-test/combine_triples', () => composeShader({ LANES: 1 }, [wgsl.lseCombine, combineTriplesSource]));
+  const program = await kernelProgram(device, { parts: [wgsl.lseCombine, { name: 'cases/combine_triples', code: combineTriplesSource }], constants: { LANES: 1 } });
   const input = uploadFloat32(device, flat, 'combine triples');
   const output = createStorageBuffer(device, flat.byteLength, 'combine results');
   try {

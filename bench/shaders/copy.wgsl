@@ -7,9 +7,9 @@ struct CopyParams {
   groups_x: u32,
 }
 
-@group(0) @binding(0) var<storage, read> src: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read_write> dst: array<vec4<f32>>;
-@group(0) @binding(2) var<uniform> params: CopyParams;
+var<storage, read> src: array<vec4<f32>>;
+var<storage, read_write> dst: array<vec4<f32>>;
+var<uniform> params: CopyParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {

@@ -15,11 +15,11 @@ struct KvParams {
   scale: f32,
 }
 
-@group(0) @binding(0) var<storage, read> q: array<vec4<f32>>;
-@group(0) @binding(1) var<storage, read> keys: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read> values: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read_write> out: array<vec4<f32>>;
-@group(0) @binding(4) var<uniform> params: KvParams;
+var<storage, read> q: array<vec4<f32>>;
+var<storage, read> keys: array<vec4<f32>>;
+var<storage, read> values: array<vec4<f32>>;
+var<storage, read_write> out: array<vec4<f32>>;
+var<uniform> params: KvParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) t: u32) {

@@ -6,7 +6,7 @@ struct NaiveParams {
   head_dim: u32,
 }
 
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> values: array<vec4<f32>>;
-@group(0) @binding(2) var<storage, read_write> outputs: array<vec4<f32>>;
-@group(0) @binding(3) var<uniform> params: NaiveParams;
+var<storage, read> scores: array<f32>;
+var<storage, read> values: array<vec4<f32>>;
+var<storage, read_write> outputs: array<vec4<f32>>;
+var<uniform> params: NaiveParams;

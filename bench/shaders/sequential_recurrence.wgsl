@@ -11,10 +11,10 @@ struct SequentialParams {
   head_dim: u32,
 }
 
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
-@group(0) @binding(1) var<storage, read> values: array<f32>;
-@group(0) @binding(2) var<storage, read_write> outputs: array<f32>;
-@group(0) @binding(3) var<uniform> params: SequentialParams;
+var<storage, read> scores: array<f32>;
+var<storage, read> values: array<f32>;
+var<storage, read_write> outputs: array<f32>;
+var<uniform> params: SequentialParams;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {

@@ -2,8 +2,8 @@
 // on the GPU's own arithmetic. Composed after lse_combine.wgsl with LANES = 1.
 // Each input state is 6 floats (m, u, w0..w3); each output is 3 states: (a+b)+c, a+(b+c), a+identity.
 
-@group(0) @binding(0) var<storage, read> triples: array<f32>;
-@group(0) @binding(1) var<storage, read_write> results: array<f32>;
+var<storage, read> triples: array<f32>;
+var<storage, read_write> results: array<f32>;
 
 fn load(i: u32) -> Lse {
   var s = lse_identity();

@@ -7,9 +7,9 @@
 // value_proj: [HEADS, D_MODEL + 1, V_STRIDE] vec4 (channels of head h, zero-padded to blocks * LANES vec4s).
 // Needs `const D_MODEL`, `const HEADS`, `const V_STRIDE` from the host.
 
-@group(0) @binding(0) var<storage, read> x: array<f32>;
-@group(0) @binding(1) var<storage, read> key_query: array<f32>;
-@group(0) @binding(6) var<storage, read> value_proj: array<vec4<f32>>;
+var<storage, read> x: array<f32>;
+var<storage, read> key_query: array<f32>;
+var<storage, read> value_proj: array<vec4<f32>>;
 
 fn load_element(seq: u32, i: u32, channel_block: u32) -> Lse {
   if (i >= params.count) {

@@ -4,11 +4,11 @@
 // with several, each chunk starts from the carry that the scan of chunk totals (one level up) left for it.
 // No workgroup waits on another, so it terminates without forward-progress guarantees.
 //
-// Composed with: lse_combine, state_layout, scan_params, workgroup_scan, state_load(carry_in),
+// Composed with: an operator (the Elem interface, e.g. ops/attention/lse_combine), state_layout, scan_params, workgroup_scan, state_load(carry_in),
 // state_store(final_state), one element source (load_tokens | load_states) and one sink (store_outputs | store_states).
 
-@group(0) @binding(3) var<storage, read> carry_in: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> final_state: array<vec4<f32>>;
+var<storage, read> carry_in: array<vec4<f32>>;
+var<storage, read_write> final_state: array<vec4<f32>>;
 
 @compute @workgroup_size(WORKGROUP_SIZE) // WORKGROUP_SIZE = TILE / 2, from the host
 fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(local_invocation_index) t: u32) {
@@ -16,7 +16,7 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(local_invocation_index
   let channel_block = wg_id.y;
   let b = wg_id.z;
 
-  var carry = lse_identity();
+  var carry = elem_identity();
   if (params.has_carry != 0u) {
     carry = carry_in_load(b * params.chunks + chunk, channel_block);
   }
@@ -31,11 +31,11 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(local_invocation_index
     scan_tile[t] = e0;
     scan_tile[t + WORKGROUP_SIZE] = e1;
     let total = workgroup_exclusive_scan(t);
-    let before0 = lse_combine(carry, scan_tile[t]);
-    let before1 = lse_combine(carry, scan_tile[t + WORKGROUP_SIZE]);
-    store_prefix(b, i0, channel_block, before0, lse_combine(before0, e0));
-    store_prefix(b, i1, channel_block, before1, lse_combine(before1, e1));
-    carry = lse_combine(carry, total);
+    let before0 = elem_combine(carry, scan_tile[t]);
+    let before1 = elem_combine(carry, scan_tile[t + WORKGROUP_SIZE]);
+    store_prefix(b, i0, channel_block, before0, elem_combine(before0, e0));
+    store_prefix(b, i1, channel_block, before1, elem_combine(before1, e1));
+    carry = elem_combine(carry, total);
     workgroupBarrier(); // the next tile overwrites scan_tile
   }
   if (params.write_final != 0u && chunk + 1u == params.chunks && t == 0u) {

@@ -9,4 +9,4 @@ struct ScanParams {
   write_final: u32,     // 1: the last chunk writes the sequence's final state
 }
 
-@group(0) @binding(2) var<uniform> params: ScanParams;
+var<uniform> params: ScanParams;

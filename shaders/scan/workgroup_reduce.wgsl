@@ -1,16 +1,16 @@
 // Tree reduction of one state per invocation in workgroup memory. Needs `const WORKGROUP_SIZE` (a power of two)
-// and the Lse operator.
+// and the Elem operator.
 
-var<workgroup> reduce_tile: array<Lse, WORKGROUP_SIZE>;
+var<workgroup> reduce_tile: array<Elem, WORKGROUP_SIZE>;
 
 // The combination of every invocation's `own` state, returned to all of them. Every invocation of the workgroup
 // must call it (it has barriers).
-fn workgroup_reduce(t: u32, own: Lse) -> Lse {
+fn workgroup_reduce(t: u32, own: Elem) -> Elem {
   reduce_tile[t] = own;
   for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
     workgroupBarrier();
     if (t < width) {
-      reduce_tile[t] = lse_combine(reduce_tile[t], reduce_tile[t + width]);
+      reduce_tile[t] = elem_combine(reduce_tile[t], reduce_tile[t + width]);
     }
   }
   workgroupBarrier();

@@ -1,5 +1,5 @@
 // Getting a device suited to the kernels: the adapter's largest buffer and workgroup limits (the defaults cap
-// storage bindings at 128 MiB and workgroup memory at 16 KiB), and timestamp queries / subgroups when offered.
+// storage bindings at 128 MiB and workgroup memory at 16 KiB), and timestamp queries when offered.
 
 export async function requestAarenDevice(gpu: GPU = navigator.gpu, options: GPURequestAdapterOptions = {}): Promise<GPUDevice> {
   if (!gpu) throw new Error('WebGPU is not available (navigator.gpu is undefined)');
@@ -11,8 +11,17 @@ export async function requestAarenDevice(gpu: GPU = navigator.gpu, options: GPUR
   ];
   const requiredLimits: Record<string, number> = {};
   for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
-  const requiredFeatures = (['timestamp-query', 'subgroups'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
+  // Timestamp queries for the benchmark runner when offered; no kernel uses subgroups (so none is requested).
+  const requiredFeatures = (['timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
   return adapter.requestDevice({ requiredLimits, requiredFeatures });
+}
+
+/** CPU implementations of WebGPU (SwiftShader, WARP, lavapipe): the recurrent schedules run best there. */
+export function isCpuAdapter(device: GPUDevice): boolean {
+  const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
+  if (!info) return false;
+  const text = `${info.vendor} ${info.architecture} ${info.description}`.toLowerCase();
+  return (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
 }
 
 // Lost devices: `device.lost` settles when a device is destroyed or lost; every entry point checks it first, so a

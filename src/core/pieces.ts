@@ -1,17 +1,61 @@
 // Typed-array forward passes whose buffers would pass the device's limit: cut along the sequence and carried
 // from piece to piece by the recurrent state (the block-wise mode), so the outputs equal those of one pass.
 
+/** A piece of a typed-array call: sequences [batchStart, batchStart + batch), positions [lengthStart, lengthStart + length). */
+export interface Piece {
+  batchStart: number;
+  batch: number;
+  lengthStart: number;
+  length: number;
+}
+
+/** The largest k in [1, hi] with ok(k), for ok monotone and ok(1) true. */
+function largest(hi: number, ok: (k: number) => boolean): number {
+  let lo = 1;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (ok(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
+/**
+ * The one piece splitter of every typed-array call: cuts [batch, length] so that `fits(batch, length)` holds for
+ * each piece. With `splitBatch`, groups of whole sequences while one sequence fits (at most `maxBatch`), else each
+ * sequence alone cut along its length; without, every piece holds all sequences and is cut along the length.
+ * Along the length the state carries the recurrence from piece to piece, so the outputs equal one pass.
+ * `refuse` is called (and must throw) when not even one position fits.
+ */
+export function cutIntoPieces(batch: number, length: number, fits: (batch: number, length: number) => boolean,
+  options: { splitBatch: boolean; maxBatch?: number; refuse: () => never }): Piece[] {
+  const pieces: Piece[] = [];
+  if (options.splitBatch && fits(1, length)) {
+    const per = largest(Math.min(batch, options.maxBatch ?? batch), (b) => fits(b, length));
+    for (let b = 0; b < batch; b += per) pieces.push({ batchStart: b, batch: Math.min(per, batch - b), lengthStart: 0, length });
+    return pieces;
+  }
+  const rows = options.splitBatch ? 1 : batch;
+  if (!fits(rows, 1)) options.refuse();
+  const per = largest(length, (n) => fits(rows, n));
+  for (let b = 0; b < batch; b += rows) {
+    for (let n = 0; n < length; n += per) pieces.push({ batchStart: b, batch: rows, lengthStart: n, length: Math.min(per, length - n) });
+  }
+  return pieces;
+}
+
 /**
  * Tokens per piece so that a buffer of `widestRow` floats per (sequence, position) for `batch` sequences stays
  * within `limit`: `length` itself when everything fits. A RangeError names the limit when one position does not fit.
  */
 export function tokensPerPiece(what: string, batch: number, length: number, widestRow: number, limit: { bytes: number; name: string }): number {
   const bytesPerPosition = batch * widestRow * 4;
-  const tokens = Math.floor(limit.bytes / bytesPerPosition);
-  if (tokens < 1) {
-    throw new RangeError(`${what}: one position of batch ${batch} needs buffers of ${bytesPerPosition} bytes, past the device's ${limit.name} (${limit.bytes} bytes); use a smaller batch`);
-  }
-  return Math.min(length, tokens);
+  return cutIntoPieces(batch, length, (b, n) => b * n * widestRow * 4 <= limit.bytes, {
+    splitBatch: false,
+    refuse: () => {
+      throw new RangeError(`${what}: one position of batch ${batch} needs buffers of ${bytesPerPosition} bytes, past the device's ${limit.name} (${limit.bytes} bytes); use a smaller batch`);
+    },
+  })[0]!.length;
 }
 
 /** Positions [from, to) of every sequence of a [batch, length, width] array, as a [batch, to - from, width] copy. */

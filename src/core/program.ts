@@ -1,6 +1,6 @@
-// One compute program per kernel variant, in the manner of onnxruntime-web: a composed source, a cache key that
-// names everything the source depends on, and a pipeline whose layout comes from reflection. Programs are
-// cached per device, so a shape class compiles once.
+// Compiled programs: a pipeline whose bind-group layout comes from reflecting its composed source, cached per
+// device under the key that src/core/kernel.ts derives from the kernel's parts and constants, so a shape class
+// compiles once. Buffers and uniform fields are bound by their WGSL names, and a mismatch throws.
 import { reflectShader, type BindingInfo, type UniformLayout, packUniform } from './compose.js';
 
 export interface Program {
@@ -13,7 +13,8 @@ export interface Program {
 
 const programCache = new WeakMap<GPUDevice, Map<string, Promise<Program>>>();
 
-/** The cached program for `key`, compiling `source()` the first time. A compile error rejects, naming the key. */
+/** The cached program for `key`, compiling `source()` the first time. A compile error rejects, naming the key.
+ * Use kernelProgram (src/core/kernel.ts), which derives the key. */
 export function getProgram(device: GPUDevice, key: string, source: () => string): Promise<Program> {
   let programs = programCache.get(device);
   if (!programs) {

@@ -73,3 +73,12 @@ export function checkBufferSizes(what: string, sizes: Record<string, number>, li
     }
   }
 }
+
+/** One of `choices`; the message lists them ("'a', 'b' or 'c'"). */
+export function checkOneOf<T extends string>(name: string, value: unknown, choices: readonly T[]): T {
+  if (!choices.includes(value as T)) {
+    const listed = choices.map((c) => `'${c}'`);
+    throw new RangeError(`${name} must be ${listed.slice(0, -1).join(', ')} or ${listed[listed.length - 1]}, got ${String(value)}`);
+  }
+  return value as T;
+}

@@ -1,8 +1,8 @@
 // LayerNorm over the last dimension (shaders/ops/norm/layer_norm.wgsl), recorded into a caller's compute pass.
-// The op owns its uniform buffer (the shape is fixed when it is made); destroy() releases it.
-import { composeShader } from '../core/compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../core/program.js';
+// `planLayerNorm` is the pure planning function; LayerNormOp compiles it and owns its uniform.
+import { type Dispatch, PreparedPlan } from '../core/kernel.js';
 import { wgsl } from '../core/shader-sources.js';
+import type { PlanLimits } from './attention/scan.js';
 
 const MAX_LN_THREADS = 64;
 
@@ -13,33 +13,30 @@ export function layerNormThreads(width: number): number {
   return threads;
 }
 
+export type LayerNormSlot = 'x' | 'gamma' | 'beta' | 'result';
+
+export function planLayerNorm(rows: number, width: number, eps: number, device: PlanLimits): Dispatch<LayerNormSlot> {
+  return {
+    kernel: { parts: [wgsl.layerNorm], constants: { LN_THREADS: layerNormThreads(width) } },
+    params: { rows, width, eps },
+    buffers: { x: 'x', gamma: 'gamma', beta: 'beta', result: 'result' },
+    workgroups: [Math.min(rows, device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
+  };
+}
+
 export class LayerNormOp {
-  private constructor(
-    private readonly device: GPUDevice,
-    readonly rows: number,
-    private readonly program: Program,
-    private readonly uniform: GPUBuffer,
-  ) {}
+  private constructor(readonly rows: number, private readonly prepared: PreparedPlan<LayerNormSlot>) {}
 
-  /** The compiled kernel for rows of `width` (the thread count follows the width; cached per device). */
-  static program(device: GPUDevice, width: number): Promise<Program> {
-    const threads = layerNormThreads(width);
-    return getProgram(device, `aaren/layer_norm/t${threads}`, () => composeShader({ LN_THREADS: threads }, [wgsl.layerNorm]));
+  static async create(device: GPUDevice, rows: number, width: number, eps: number): Promise<LayerNormOp> {
+    const dispatches = rows === 0 ? [] : [planLayerNorm(rows, width, eps, { limits: device.limits, cpu: false })];
+    return new LayerNormOp(rows, await PreparedPlan.create(device, { dispatches, scratch: {}, optional: [] }, 'aaren layer norm'));
   }
 
-  static create(device: GPUDevice, program: Program, rows: number, width: number, eps: number): LayerNormOp {
-    const uniform = createUniformBuffer(device, program, { rows, width, eps });
-    return new LayerNormOp(device, rows, program, uniform);
-  }
-
-  encode(pass: GPUComputePassEncoder, buffers: { x: GPUBuffer; gamma: GPUBuffer; beta: GPUBuffer; result: GPUBuffer }): void {
-    if (this.rows === 0) return;
-    pass.setPipeline(this.program.pipeline);
-    pass.setBindGroup(0, createBindGroup(this.device, this.program, { params: this.uniform, ...buffers }));
-    pass.dispatchWorkgroups(Math.min(this.rows, this.device.limits.maxComputeWorkgroupsPerDimension));
+  encode(pass: GPUComputePassEncoder, buffers: Record<LayerNormSlot, GPUBuffer>): void {
+    this.prepared.encode(pass, buffers);
   }
 
   destroy(): void {
-    this.uniform.destroy();
+    this.prepared.destroy();
   }
 }

@@ -5,9 +5,9 @@
 // Composed with: lse_combine, state_layout, scan_params, state_load(in_states), state_load(carry_in),
 // state_store(final_state), store_outputs.
 
-@group(0) @binding(0) var<storage, read> in_states: array<vec4<f32>>;
-@group(0) @binding(3) var<storage, read> carry_in: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> final_state: array<vec4<f32>>;
+var<storage, read> in_states: array<vec4<f32>>;
+var<storage, read> carry_in: array<vec4<f32>>;
+var<storage, read_write> final_state: array<vec4<f32>>;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {

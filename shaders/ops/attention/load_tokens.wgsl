@@ -2,7 +2,7 @@
 // its score is -inf (a masked token) or i is past the end. scores: [batch, count] f32; the values come
 // through load_value4 (values_f32.wgsl or values_vec4.wgsl).
 
-@group(0) @binding(0) var<storage, read> scores: array<f32>;
+var<storage, read> scores: array<f32>;
 
 fn load_element(b: u32, i: u32, channel_block: u32) -> Lse {
   if (i >= params.count) {

@@ -58,3 +58,35 @@ fn lse_combine(a: Lse, b: Lse) -> Lse {
 fn lse_header(s: Lse) -> vec4<f32> {
   return vec4<f32>(s.m, s.u, 0.0, 0.0);
 }
+
+// The operator interface of the generic scan skeleton (shaders/scan/): the element type, its identity, the
+// combine (a before b), and how an element sits in an element buffer (state_layout.wgsl): header + vector lanes.
+alias Elem = Lse;
+
+fn elem_identity() -> Elem {
+  return lse_identity();
+}
+
+fn elem_combine(a: Elem, b: Elem) -> Elem {
+  return lse_combine(a, b);
+}
+
+fn elem_header(s: Elem) -> vec4<f32> {
+  return lse_header(s);
+}
+
+// The header of a stored state; -Infinity in m (an empty state written elsewhere) becomes MASKED_SCORE.
+fn elem_from_header(h: vec4<f32>) -> Elem {
+  var s = lse_identity();
+  s.m = finite_max(h.x);
+  s.u = h.y;
+  return s;
+}
+
+fn elem_lane(s: Elem, l: u32) -> vec4<f32> {
+  return s.w[l];
+}
+
+fn elem_set_lane(s: ptr<function, Elem>, l: u32, v: vec4<f32>) {
+  (*s).w[l] = v;
+}

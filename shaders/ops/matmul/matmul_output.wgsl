@@ -2,10 +2,10 @@
 // result = [gelu](a @ weight [+ bias]) [+ residual]. weight [k, n], result and residual [m, n], row-major.
 // Needs matmul_params and gelu.
 
-@group(0) @binding(2) var<storage, read> weight: array<f32>;
-@group(0) @binding(3) var<storage, read> bias: array<f32>;
-@group(0) @binding(4) var<storage, read> residual: array<f32>;
-@group(0) @binding(5) var<storage, read_write> result: array<f32>;
+var<storage, read> weight: array<f32>;
+var<storage, read> bias: array<f32>;
+var<storage, read> residual: array<f32>;
+var<storage, read_write> result: array<f32>;
 
 // Writes element (row, col) of the result from its dot product `acc`.
 fn store_result(row: u32, col: u32, acc: f32) {

@@ -12,5 +12,5 @@ struct MatmulParams {
   head_dim: u32,
 }
 
-@group(0) @binding(0) var<uniform> params: MatmulParams;
-@group(0) @binding(1) var<storage, read> a: array<f32>;
+var<uniform> params: MatmulParams;
+var<storage, read> a: array<f32>;

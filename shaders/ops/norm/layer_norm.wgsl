@@ -9,11 +9,11 @@ struct LayerNormParams {
   eps: f32,
 }
 
-@group(0) @binding(0) var<uniform> params: LayerNormParams;
-@group(0) @binding(1) var<storage, read> x: array<f32>;
-@group(0) @binding(2) var<storage, read> gamma: array<f32>;
-@group(0) @binding(3) var<storage, read> beta: array<f32>;
-@group(0) @binding(4) var<storage, read_write> result: array<f32>;
+var<uniform> params: LayerNormParams;
+var<storage, read> x: array<f32>;
+var<storage, read> gamma: array<f32>;
+var<storage, read> beta: array<f32>;
+var<storage, read_write> result: array<f32>;
 
 var<workgroup> partial: array<f32, LN_THREADS>;
 

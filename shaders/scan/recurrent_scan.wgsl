@@ -5,11 +5,11 @@
 // near-uniform attention, measured); with runs, no sum takes more than max(RUN_LENGTH, n / RUN_LENGTH) terms,
 // like the tree of the workgroup scan. One extra combine per token.
 //
-// Composed with: lse_combine, state_layout, scan_params, state_load(carry_in), state_store(final_state), one
+// Composed with: an operator (the Elem interface, e.g. ops/attention/lse_combine), state_layout, scan_params, state_load(carry_in), state_store(final_state), one
 // element source and one sink. Invocation (x, y) = (channel block, sequence). Needs `const RUN_LENGTH`.
 
-@group(0) @binding(3) var<storage, read> carry_in: array<vec4<f32>>;
-@group(0) @binding(4) var<storage, read_write> final_state: array<vec4<f32>>;
+var<storage, read> carry_in: array<vec4<f32>>;
+var<storage, read_write> final_state: array<vec4<f32>>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -18,21 +18,21 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   if (channel_block * LANES >= w_vec4s(params.head_dim)) {
     return;
   }
-  var carry = lse_identity();
+  var carry = elem_identity();
   if (params.has_carry != 0u) {
     carry = carry_in_load(b, channel_block);
   }
   var before = carry;
   for (var start = 0u; start < params.count; start += RUN_LENGTH) {
     let end = min(start + RUN_LENGTH, params.count);
-    var run = lse_identity();
+    var run = elem_identity();
     for (var i = start; i < end; i++) {
-      run = lse_combine(run, load_element(b, i, channel_block));
-      let inclusive = lse_combine(carry, run);
+      run = elem_combine(run, load_element(b, i, channel_block));
+      let inclusive = elem_combine(carry, run);
       store_prefix(b, i, channel_block, before, inclusive);
       before = inclusive;
     }
-    carry = lse_combine(carry, run);
+    carry = elem_combine(carry, run);
   }
   if (params.write_final != 0u) {
     final_state_store(b, channel_block, carry);
