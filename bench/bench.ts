@@ -6,8 +6,7 @@
 // record the start and the end (so kernels that open their own passes, like PrefixScan.encode and AarenLayer, are
 // timed unchanged); all repetitions go in one submission and the query set is resolved once. Without it, each
 // repetition is its own submission timed on the host up to queue.onSubmittedWorkDone().
-import { composeShader } from '../src/core/compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../src/core/program.js';
+import { type Dispatch, type Kernel, PreparedPlan, kernelProgram } from '../src/core/kernel.js';
 import { wgsl } from '../src/core/shader-sources.js';
 import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '../src/ops/attention/scan.js';
 import { AarenLayer } from '../src/nn/layer.js';
@@ -252,31 +251,28 @@ export class Buffers {
 
 const WG = 64;
 
-function copyProgram(device: GPUDevice): Promise<Program> {
-  return getProgram(device, 'bench/copy', () => composeShader({ WORKGROUP_SIZE: 256 }, [copyWgsl]));
+// The comparison kernels, described like the package's own (src/core/kernel.ts).
+const benchPart = (name: string, code: string) => ({ name: `bench/${name}`, code });
+const copyKernel: Kernel = { parts: [benchPart('copy', copyWgsl)], constants: { WORKGROUP_SIZE: 256 } };
+const sequentialKernel: Kernel = { parts: [wgsl.lseCombine, benchPart('sequential_recurrence', sequentialWgsl)], constants: { LANES: 1, WORKGROUP_SIZE: WG } };
+const kvStepKernel = (lanes: number): Kernel => ({ parts: [wgsl.lseCombine, wgsl.workgroupReduce, benchPart('kv_cache_step', kvStepWgsl)], constants: { LANES: lanes, WORKGROUP_SIZE: WG } });
+
+export function naiveKernel(rows: boolean, lanes: number, workgroup = WG): Kernel {
+  const io = benchPart('naive_attention_io', naiveIoWgsl);
+  return rows
+    ? { parts: [io, wgsl.lseCombine, benchPart('naive_attention_rows', naiveRowsWgsl)], constants: { LANES: lanes, WORKGROUP_SIZE: workgroup } }
+    : { parts: [io, wgsl.lseCombine, wgsl.workgroupReduce, benchPart('naive_attention', naiveWgsl)], constants: { LANES: lanes, WORKGROUP_SIZE: workgroup } };
 }
 
-export function naiveRowsProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
-  return getProgram(device, `bench/naive-rows/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [naiveIoWgsl, wgsl.lseCombine, naiveRowsWgsl]));
+/** One dispatch over the caller's buffers (every binding a slot of the same name), ready to record. */
+export async function prepareDispatch(device: GPUDevice, kernel: Kernel, params: Record<string, number>, bindings: string[], workgroups: [number, number, number]): Promise<PreparedPlan> {
+  const dispatch: Dispatch = { kernel, params, buffers: Object.fromEntries(bindings.map((b) => [b, b])), workgroups };
+  return PreparedPlan.create(device, { dispatches: [dispatch], scratch: {}, optional: [] }, 'bench');
 }
 
-export function naiveProgram(device: GPUDevice, lanes: number, workgroup = WG): Promise<Program> {
-  return getProgram(device, `bench/naive/lanes${lanes}/wg${workgroup}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: workgroup }, [naiveIoWgsl, wgsl.lseCombine, wgsl.workgroupReduce, naiveWgsl]));
-}
-
-function sequentialProgram(device: GPUDevice): Promise<Program> {
-  return getProgram(device, 'bench/sequential', () => composeShader({ LANES: 1, WORKGROUP_SIZE: WG }, [wgsl.lseCombine, sequentialWgsl]));
-}
-
-function kvStepProgram(device: GPUDevice, lanes: number): Promise<Program> {
-  return getProgram(device, `bench/kv-step/lanes${lanes}`, () => composeShader({ LANES: lanes, WORKGROUP_SIZE: WG }, [wgsl.lseCombine, wgsl.workgroupReduce, kvStepWgsl]));
-}
-
-export function dispatch(encoder: GPUCommandEncoder, program: Program, bindGroup: GPUBindGroup, groups: [number, number, number], label: string): void {
+export function dispatch(encoder: GPUCommandEncoder, prepared: PreparedPlan, buffers: Record<string, GPUBuffer>, label: string): void {
   const pass = encoder.beginComputePass({ label });
-  pass.setPipeline(program.pipeline);
-  pass.setBindGroup(0, bindGroup);
-  pass.dispatchWorkgroups(...groups);
+  prepared.encode(pass, buffers);
   pass.end();
 }
 
@@ -318,11 +314,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   const naiveRows = isCpuAdapter(device);
   const naiveLanes = naiveRows ? Math.min(16, headDim / 4) : cfg.lanes;
   const naiveWg = naiveRows ? 16 : WG;
-  const [copy, naive, sequential] = await Promise.all([
-    copyProgram(device),
-    naiveRows ? naiveRowsProgram(device, naiveLanes, naiveWg) : naiveProgram(device, naiveLanes, naiveWg),
-    sequentialProgram(device),
-  ]);
+  await Promise.all([copyKernel, naiveKernel(naiveRows, naiveLanes, naiveWg), sequentialKernel].map((k) => kernelProgram(device, k)));
 
   const buffers = new Buffers(device);
   let scanSchedule = '';
@@ -349,11 +341,10 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     const dst = buffers.empty(vec4s * 16, 'bench copy dst');
     const groups = Math.ceil(vec4s / 256);
     const groupsX = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
-    const uniform = createUniformBuffer(device, copy, { count: vec4s, groups_x: groupsX });
-    const bind = createBindGroup(device, copy, { src, dst, params: uniform });
-    const t = await timer.time((encoder) => dispatch(encoder, copy, bind, [groupsX, Math.ceil(groups / groupsX), 1], 'bench copy'));
+    const copy = await prepareDispatch(device, copyKernel, { count: vec4s, groups_x: groupsX }, ['src', 'dst'], [groupsX, Math.ceil(groups / groupsX), 1]);
+    const t = await timer.time((encoder) => dispatch(encoder, copy, { src, dst }, 'bench copy'));
     record({ kernel: 'copy', batch, length, headDim, ...t, bytes: 2 * vec4s * 16 });
-    uniform.destroy();
+    copy.destroy();
     buffers.release();
 
     await scanAt(length, 'auto', results);
@@ -361,11 +352,10 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     const scores = buffers.random(batch * length, 1, 'bench scores', 4);
     const values = buffers.random(batch * length * headDim, 2, 'bench values');
     const output = buffers.empty(batch * length * headDim * 4, 'bench sequential output');
-    const sUniform = createUniformBuffer(device, sequential, { batch, length, head_dim: headDim });
-    const sBind = createBindGroup(device, sequential, { scores, values, outputs: output, params: sUniform });
-    const ts = await timer.time((encoder) => dispatch(encoder, sequential, sBind, [Math.ceil(headDim / WG), batch, 1], 'bench sequential'));
+    const sequential = await prepareDispatch(device, sequentialKernel, { batch, length, head_dim: headDim }, ['scores', 'values', 'outputs'], [Math.ceil(headDim / WG), batch, 1]);
+    const ts = await timer.time((encoder) => dispatch(encoder, sequential, { scores, values, outputs: output }, 'bench sequential'));
     record({ kernel: 'sequential', batch, length, headDim, ...ts, bytes: scanBytes(batch, length, headDim) });
-    sUniform.destroy();
+    sequential.destroy();
     buffers.release();
   }
 
@@ -376,18 +366,17 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     const scores = buffers.random(batch * length, 1, 'bench scores', 4);
     const values = buffers.random(batch * length * headDim, 2, 'bench values');
     const output = buffers.empty(batch * length * headDim * 4, 'bench naive output');
-    const uniform = createUniformBuffer(device, naive, { length, head_dim: headDim });
-    const bind = createBindGroup(device, naive, { scores, values, outputs: output, params: uniform });
     const groups: [number, number, number] = naiveRows ? [Math.ceil(length / naiveWg), Math.ceil(headDim / 4 / naiveLanes), batch] : [length, Math.ceil(headDim / 4 / naiveLanes), batch];
     // Quadratic: when the previous length predicts a run far past the budget, time one run without a warm-up.
     const predicted = lastNaiveMs * (length / Math.max(1, lastNaiveLength)) ** 2;
     const long = lastNaiveMs > 0 && predicted > 8 * plan.budgetMs;
     if (long) progress(`naive L=${length}: about ${(predicted / 1000).toFixed(0)} s per run predicted; one timed run, no warm-up`);
-    const t = await timer.time((encoder) => dispatch(encoder, naive, bind, groups, 'bench naive'), long ? { reps: 1, warmup: false } : {});
+    const naive = await prepareDispatch(device, naiveKernel(naiveRows, naiveLanes, naiveWg), { length, head_dim: headDim }, ['scores', 'values', 'outputs'], groups);
+    const t = await timer.time((encoder) => dispatch(encoder, naive, { scores, values, outputs: output }, 'bench naive'), long ? { reps: 1, warmup: false } : {});
     lastNaiveMs = t.medianMs;
     lastNaiveLength = length;
     record({ kernel: 'naive', batch, length, headDim, ...t, bytes: scanBytes(batch, length, headDim) });
-    uniform.destroy();
+    naive.destroy();
     buffers.release();
   }
   // The scan at the naive anchor when the lengths above did not include it.
@@ -479,26 +468,24 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
 
     // KV-cache decode step over P cached tokens (attention part only: no projections, which favours it).
     const kvLanes = Math.min(16, L.headDim / 4);
-    const kvProgram = await kvStepProgram(device, kvLanes);
     const q = buffers.random(sb * hd, 51, 'bench kv q');
     const out = buffers.empty(sb * hd * 4, 'bench kv out');
     for (const p of P) {
       const keys = buffers.random(sb * p * hd, 52, 'bench kv keys');
       const vals = buffers.random(sb * p * hd, 53, 'bench kv values');
-      const uniform = createUniformBuffer(device, kvProgram, { tokens: p, heads: L.heads, head_dim: L.headDim, scale: 1 / Math.sqrt(L.headDim) });
-      const bind = createBindGroup(device, kvProgram, { q, keys, values: vals, out, params: uniform });
       const blocks = Math.ceil(L.headDim / 4 / kvLanes);
+      const kv = await prepareDispatch(device, kvStepKernel(kvLanes), { tokens: p, heads: L.heads, head_dim: L.headDim, scale: 1 / Math.sqrt(L.headDim) }, ['q', 'keys', 'values', 'out'], [blocks, L.heads, sb]);
       // Appending the new token's key and value to the cache is part of a decode step.
       const t = await timer.time((encoder) => {
         encoder.copyBufferToBuffer(q, 0, keys, (sb * p - 1) * hd * 4, hd * 4);
         encoder.copyBufferToBuffer(q, 0, vals, (sb * p - 1) * hd * 4, hd * 4);
-        dispatch(encoder, kvProgram, bind, [blocks, L.heads, sb], 'bench kv step');
+        dispatch(encoder, kv, { q, keys, values: vals, out }, 'bench kv step');
       });
       kvMs.set(p, t.medianMs);
       const cacheBytes = 2 * 4 * sb * p * hd;
       kvBytesAt = cacheBytes;
       record({ kernel: 'kv-step', batch: sb, length: p, headDim: L.headDim, ...t, bytes: cacheBytes });
-      uniform.destroy();
+      kv.destroy();
       keys.destroy();
       vals.destroy();
     }

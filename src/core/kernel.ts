@@ -7,7 +7,7 @@
 // buffers they need) that a test can read without a device; `PreparedPlan` compiles a plan's kernels, allocates
 // its scratch and uniforms, and records it into a compute pass with the caller's buffers.
 import { composeShader, type WgslPart } from './compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from './program.js';
+import { createBindGroup, createUniformBuffer, getProgram, getProgramSync, type Program } from './program.js';
 import { createStorageBuffer } from './buffers.js';
 
 export interface Kernel {
@@ -30,6 +30,11 @@ export function kernelSource(kernel: Kernel): string {
 /** The compiled pipeline of a kernel, cached per device under kernelKey. */
 export function kernelProgram(device: GPUDevice, kernel: Kernel): Promise<Program> {
   return getProgram(device, kernelKey(kernel), () => kernelSource(kernel));
+}
+
+/** The kernel's program now (cached, or compiled synchronously): for encode paths that cannot await. */
+export function kernelProgramSync(device: GPUDevice, kernel: Kernel): Program {
+  return getProgramSync(device, kernelKey(kernel), () => kernelSource(kernel));
 }
 
 /** A buffer the plan allocates for itself (scratch) and lists in Plan.scratch. */
@@ -58,6 +63,27 @@ export interface Plan<S extends string = string> {
   readonly scratch: Readonly<Record<string, number>>;
   /** Slots that may be left out at encode time (a stand-in buffer is bound; IfBound params say 0). */
   readonly optional: readonly S[];
+}
+
+/**
+ * The dispatch with its slots renamed (`map[slot]`: another slot, a scratch buffer, or null), to compose an op's
+ * dispatches into a module's plan: e.g. a matmul's `a` becomes the layer's head outputs. Its own scratch buffers
+ * get `scratchPrefix` before their names (so two composed plans keep theirs apart).
+ */
+export function rebind<S extends string, T extends string>(d: Dispatch<S>, map: Readonly<Record<S, T | ScratchRef | null>>, scratchPrefix = ''): Dispatch<T> {
+  const buffers: Record<string, T | ScratchRef | null> = {};
+  for (const [name, ref] of Object.entries(d.buffers) as [string, S | ScratchRef | null][]) {
+    buffers[name] = ref === null ? null : typeof ref === 'object' ? { scratch: scratchPrefix + ref.scratch } : map[ref];
+  }
+  const params: Record<string, number | IfBound<T>> = {};
+  for (const [name, value] of Object.entries(d.params) as [string, number | IfBound<S>][]) {
+    if (typeof value === 'number') params[name] = value;
+    else {
+      const to = map[value.ifBound];
+      params[name] = typeof to === 'string' ? { ifBound: to as T } : to === null ? 0 : 1;
+    }
+  }
+  return { ...d, buffers, params };
 }
 
 interface Prepared<S extends string> {
@@ -97,6 +123,24 @@ export class PreparedPlan<S extends string = string> {
     for (const [name, bytes] of Object.entries(plan.scratch)) scratch.set(name, createStorageBuffer(device, bytes, `${label} ${name}`));
     const prepared = plan.dispatches.map((dispatch, i) => ({ dispatch, program: programs[i]!, uniforms: new Map<string, GPUBuffer>() }));
     return new PreparedPlan(device, plan, prepared, scratch);
+  }
+
+  /** As create, without waiting: kernels come from the cache of compiled programs, or compile synchronously. */
+  static createSync<S extends string>(device: GPUDevice, plan: Plan<S>, label = 'aaren'): PreparedPlan<S> {
+    const made: GPUBuffer[] = [];
+    try {
+      const prepared = plan.dispatches.map((dispatch) => ({ dispatch, program: kernelProgramSync(device, dispatch.kernel), uniforms: new Map<string, GPUBuffer>() }));
+      const scratch = new Map<string, GPUBuffer>();
+      for (const [name, bytes] of Object.entries(plan.scratch)) {
+        const buffer = createStorageBuffer(device, bytes, `${label} ${name}`);
+        made.push(buffer);
+        scratch.set(name, buffer);
+      }
+      return new PreparedPlan(device, plan, prepared, scratch);
+    } catch (error) {
+      for (const buffer of made) buffer.destroy();
+      throw error;
+    }
   }
 
   /** Records every dispatch into `pass` with the caller's buffers by slot. A missing required slot throws. */

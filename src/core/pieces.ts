@@ -79,12 +79,13 @@ export interface PieceRun<S> {
   /** The caller's state, advanced over every piece; without one a temporary state carries the pieces. */
   state: S | undefined;
   createState: () => S & { destroy(): void };
-  /** One block-wise forward of a piece from `state`, advancing it. */
-  forward: (x: Float32Array, length: number, state: S) => Promise<Float32Array>;
+  /** One block-wise forward of a piece from `state`, advancing it (no state: one piece, nothing to carry). */
+  forward: (x: Float32Array, length: number, state: S | undefined) => Promise<Float32Array>;
 }
 
 export async function forwardInPieces<S>(run: PieceRun<S>): Promise<Float32Array> {
   const { x, batch, length, width } = run;
+  if (run.tokensPerPiece >= length) return run.forward(x, length, run.state);
   const temporary = run.state === undefined ? run.createState() : undefined;
   const state = (run.state ?? temporary)!;
   try {

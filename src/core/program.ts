@@ -12,6 +12,8 @@ export interface Program {
 }
 
 const programCache = new WeakMap<GPUDevice, Map<string, Promise<Program>>>();
+/** The programs whose compile finished, for the synchronous encode paths. */
+const readyPrograms = new WeakMap<GPUDevice, Map<string, Program>>();
 
 /** The cached program for `key`, compiling `source()` the first time. A compile error rejects, naming the key.
  * Use kernelProgram (src/core/kernel.ts), which derives the key. */
@@ -25,21 +27,47 @@ export function getProgram(device: GPUDevice, key: string, source: () => string)
   if (!program) {
     program = compileProgram(device, key, source());
     programs.set(key, program);
-    program.catch(() => programs.delete(key)); // a failed compile is not cached
+    program.then((ready) => ready_(device).set(key, ready), () => programs.delete(key)); // a failed compile is not cached
   }
   return program;
 }
 
-async function compileProgram(device: GPUDevice, key: string, code: string): Promise<Program> {
+const ready_ = (device: GPUDevice) => {
+  let ready = readyPrograms.get(device);
+  if (!ready) readyPrograms.set(device, (ready = new Map()));
+  return ready;
+};
+
+/**
+ * The program for `key` now: a compiled one from the cache, else compiled synchronously (createComputePipeline;
+ * a compile error then surfaces through WebGPU's error scopes). For encode paths that cannot await, after
+ * create() has compiled the kernels they normally use.
+ */
+export function getProgramSync(device: GPUDevice, key: string, source: () => string): Program {
+  const ready = ready_(device).get(key);
+  if (ready) return ready;
+  const code = source();
+  const { layout, bindings, uniforms } = layoutOf(device, key, code);
+  const module = device.createShaderModule({ label: key, code });
+  const pipeline = device.createComputePipeline({
+    label: key, layout: device.createPipelineLayout({ label: key, bindGroupLayouts: [layout] }), compute: { module, entryPoint: 'main' },
+  });
+  const program = { key, pipeline, layout, bindings, uniforms };
+  ready_(device).set(key, program);
+  return program;
+}
+
+function layoutOf(device: GPUDevice, key: string, code: string) {
   const { bindings, uniforms } = reflectShader(code);
   const layout = device.createBindGroupLayout({
     label: key,
-    entries: bindings.map((b) => ({
-      binding: b.binding,
-      visibility: GPUShaderStage.COMPUTE,
-      buffer: { type: b.kind },
-    })),
+    entries: bindings.map((b) => ({ binding: b.binding, visibility: GPUShaderStage.COMPUTE, buffer: { type: b.kind } })),
   });
+  return { layout, bindings, uniforms };
+}
+
+async function compileProgram(device: GPUDevice, key: string, code: string): Promise<Program> {
+  const { layout, bindings, uniforms } = layoutOf(device, key, code);
   const module = device.createShaderModule({ label: key, code });
   let pipeline: GPUComputePipeline;
   try {

@@ -1,23 +1,27 @@
 // The Aaren layer (Feng et al. 2024): attention of a learned query per head over every prefix of the input,
-// computed as one log-sum-exp prefix scan per (batch, head) sequence. Two kernels per forward pass:
-//  1. the fused scan: chunk_scan composed with the load_projected element source. Each element's score
-//     s = x . (scale key_h query_h) and value v = x value_h are computed from x while the scan loads it, so
-//     keys, scores and values never touch global memory; the scan keeps its carry in the workgroup and writes
-//     each head's normalised output o = w / u once (head-major [batch, heads, length, headDim]).
-//  2. the output projection y = concat_h o @ output (+ bias) (+ residual), a tiled matmul (matvec for a few
-//     rows, as in step) that reads the head-major outputs directly (no transpose pass).
+// computed as one log-sum-exp prefix scan per (batch, head) sequence. Its plan (planLayerForward, pure) is:
+//  1. the fused scan: the generic scan skeleton with the attention operator and the load_projected element
+//     source. Each element's score s = x . (scale key_h query_h) and value v = x value_h are computed from x while
+//     the scan loads it, so keys, scores and values never touch global memory; each head's normalised output
+//     o = w / u is written once (head-major [batch, heads, length, headDim]).
+//  2. the output projection y = concat_h o @ output (+ bias) (+ residual), a matmul that reads the head-major
+//     outputs directly (no transpose pass).
 // The state (m, u, w) per (batch, head) lives on the GPU; step() is forward() over one token, so it costs the
-// same at token 10 and token 10^6, and its memory never grows.
-import { composeShader, forBuffer } from '../core/compose.js';
-import { createBindGroup, createUniformBuffer, getProgram, type Program } from '../core/program.js';
+// same at token 10 and token 10^6, and its memory never grows. What forward/step/encode* share with AarenModel
+// is in src/nn/sequence.ts.
+import { type Plan, rebind, kernelProgram } from '../core/kernel.js';
 import { wgsl } from '../core/shader-sources.js';
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../core/buffers.js';
-import { RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, chunkScanProgram, isCpuAdapter, kernelConfig, outputSinkParts, type KernelConfig, type ScanSchedule } from '../ops/attention/scan.js';
-import { emptyState, packState, stateBytes, unpackState, type ScanState } from '../ops/attention/state.js';
-import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from '../core/validate.js';
-import { forwardInPieces, tokensPerPiece } from '../core/pieces.js';
-import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from '../ops/matmul.js';
-import { checkDevice, checkLiveDevice, runGpuCall } from '../core/device.js';
+import { uploadFloat32 } from '../core/buffers.js';
+import { outputRows, type PlanLimits } from '../ops/attention/scan.js';
+import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
+import { checkFinite, checkFloat32Array, checkInteger, checkOneOf } from '../core/validate.js';
+import { checkLiveDevice, isCpuAdapter } from '../core/device.js';
+import {
+  SCAN_SCHEDULES, chooseSchedule, chunkReduceKernel, chunkScanKernel, kernelConfig, planScan, recurrentKernel,
+  type KernelConfig, type ScanOperator, type ScanSchedule,
+} from '../scan/skeleton.js';
+import { ModuleState, SequenceModule, type SequenceBuffers } from './sequence.js';
+import type { ScanState } from '../ops/attention/state.js';
 
 export interface AarenLayerWeights {
   /** [heads, headDim]: the learned query of each head. */
@@ -44,7 +48,7 @@ export interface AarenLayerConfig {
   scale?: number;
   weights: AarenLayerWeights;
   /** Scan schedule of multi-token passes: 'auto' (default) picks 'recurrent' on CPU adapters; on GPUs 'sequential'
-   * when batch * heads * channel blocks fill the device (>= 256 workgroups), else 'parallel'. A single token (step)
+   * when batch * heads * channel blocks fill the device (>= 1024 workgroups, TARGET_WORKGROUPS), else 'parallel'. A single token (step)
    * always uses 'recurrent'. */
   schedule?: 'auto' | LayerSchedule;
 }
@@ -58,11 +62,6 @@ export interface AarenLayerConfig {
  *   workgroup per sequence scans the chunk totals, chunk_scan rescans each chunk from its carry. For few long
  *   sequences on a GPU; the projections are computed in both passes rather than written to memory between them. */
 export type LayerSchedule = ScanSchedule;
-
-/** Workgroups that make a GPU busy, for the 'auto' choice between sequential and parallel. */
-const TARGET_WORKGROUPS = 1024;
-const SEQUENTIAL_MIN_WORKGROUPS = 256;
-
 
 /** The recurrent state of a batch: (m, u, w) per (batch, head), on the GPU. Its size never changes. */
 export interface AarenState {
@@ -89,81 +88,80 @@ export interface AarenLayerBuffers {
   residual?: GPUBuffer;
 }
 
-class LayerState implements AarenState {
-  destroyed = false;
-  tokens = 0;
-  constructor(
-    readonly owner: object,
-    readonly batch: number,
-    readonly heads: number,
-    readonly headDim: number,
-    readonly buffer: GPUBuffer,
-    /** The scan's final_state target; copied into `buffer` after each pass (a dispatch cannot read and write one buffer). */
-    readonly next: GPUBuffer,
-  ) {}
-
-  get bytes(): number {
-    return this.buffer.size + this.next.size;
-  }
-
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.buffer.destroy();
-    this.next.destroy();
+/** A layer's state: (m, u, w) per (batch, head) in `buffer`; `next` receives the scan's final state and is copied
+ * into `buffer` after each pass (a dispatch cannot read and write one buffer). */
+class LayerState extends ModuleState implements AarenState {
+  constructor(owner: object, device: GPUDevice, batch: number, readonly heads: number, headDim: number) {
+    super(owner, device, batch, heads, headDim);
   }
 }
 
-/** A binding of a scan dispatch: a plan-owned buffer, or one given at encode time. */
-type ScanBinding = GPUBuffer | 'x' | 'carry' | 'final';
+/** The buffers a layer plan binds: the caller's, the state's, and the layer's weights. */
+export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias';
 
-interface ScanDispatch {
-  program: Program;
-  uniform: GPUBuffer;
-  bindings: Record<string, ScanBinding>;
-  workgroups: [number, number, number];
+/** The sizes that fix a layer's kernels. */
+export interface LayerDims {
+  dModel: number;
+  heads: number;
+  headDim: number;
+  outputBias: boolean;
 }
 
-/** Per-shape resources: the scan dispatches with their uniforms and scratch, the head-major outputs, the projection. */
-interface Plan {
-  schedule: LayerSchedule;
-  batch: number;
-  length: number;
-  withState: boolean;
-  scan: ScanDispatch[];
-  scratch: GPUBuffer[];
-  heads: GPUBuffer;
-  project: MatmulOp;
+/** Vec4s per value row of one head in value_proj: the head's channels zero-padded to whole channel blocks. */
+const valueStride = (config: KernelConfig) => config.blocks * config.lanes;
+
+/** The attention operator fed by the fused projection (load_projected.wgsl), writing head-major outputs. */
+function projectedOperator(dims: LayerDims, config: KernelConfig): ScanOperator<LayerSlot> {
+  return {
+    common: [wgsl.lseCombine],
+    constants: { D_MODEL: dims.dModel, HEADS: dims.heads, V_STRIDE: valueStride(config) },
+    source: { parts: [wgsl.loadProjected], buffers: { x: 'x', key_query: 'keyQuery', value_proj: 'valueProj' } },
+    sink: { parts: [outputRows(config), wgsl.storeOutputs], buffers: { outputs: { scratch: 'heads' } } },
+  };
 }
 
-function destroyPlan(plan: Plan): void {
-  for (const d of plan.scan) d.uniform.destroy();
-  for (const b of plan.scratch) b.destroy();
-  plan.heads.destroy();
-  plan.project.destroy();
+/** The schedule of a multi-token pass (one token: always recurrent). */
+export function layerSchedule(requested: 'auto' | ScanSchedule, dims: LayerDims, batch: number, length: number, device: PlanLimits): ScanSchedule {
+  if (length === 1) return 'recurrent';
+  const config = kernelConfig(device.limits, dims.headDim);
+  return chooseSchedule(requested, device.cpu, batch * dims.heads * config.blocks);
 }
 
-export class AarenLayer {
-  private destroyed = false;
-  private readonly plans = new Map<string, Plan>();
+/** The passes of one layer forward (pure): the fused scan, then the output projection. */
+export function planLayerForward(dims: LayerDims, batch: number, length: number, schedule: ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerSlot> {
+  const config = kernelConfig(device.limits, dims.headDim);
+  const sequences = batch * dims.heads;
+  const scan = planScan(projectedOperator(dims, config), {
+    sequences, count: length, channels: dims.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
+  }, schedule, { carry: 'carry', final: 'final' });
+  const project = planMatmul({
+    m: batch * length, n: dims.dModel, k: dims.heads * dims.headDim, bias: dims.outputBias, residual, gelu: false,
+    headMajor: { length, heads: dims.heads, headDim: dims.headDim },
+  }, device);
+  return {
+    dispatches: [...scan.dispatches, rebind<MatmulSlot, LayerSlot>(project, {
+      a: { scratch: 'heads' }, weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
+    })],
+    scratch: { ...scan.scratch, heads: sequences * length * dims.headDim * 4 },
+    optional: ['carry', 'final', 'residual'],
+  };
+}
 
+export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
   private constructor(
-    readonly device: GPUDevice,
+    device: GPUDevice,
     readonly dModel: number,
     readonly heads: number,
     readonly headDim: number,
     readonly scale: number,
-    private readonly config: KernelConfig,
     /** The requested schedule of multi-token passes ('auto' resolves per shape). */
     readonly schedule: 'auto' | LayerSchedule,
-    private readonly cpu: boolean,
-    private readonly scanPrograms: { recurrent: Program; sequential?: Program; reduce?: Program; totals?: Program },
-    private readonly projectProgram: MatmulPrograms,
-    private readonly weights: { keyQuery: GPUBuffer; valueProj: GPUBuffer; output: GPUBuffer; outputBias?: GPUBuffer },
-    private readonly unused: { read: GPUBuffer; write: GPUBuffer },
-  ) {}
+    private readonly weights: Partial<Record<LayerSlot, GPUBuffer>>,
+  ) {
+    super(device, 'AarenLayer', dModel, Math.max(dModel, heads * headDim), heads);
+  }
 
-  /** Uploads the weights (query folded into the key projection) and compiles the two kernels. */
+  /** Uploads the weights (query folded into the key projection) and compiles the kernels its passes use. */
   static async create(device: GPUDevice, config: AarenLayerConfig): Promise<AarenLayer> {
     await checkLiveDevice('device', device);
     if (typeof config !== 'object' || config === null) throw new TypeError('config must be an object { dModel, heads, headDim, weights }');
@@ -190,9 +188,10 @@ export class AarenLayer {
     const keyBias = check('keyBias', hd, 'heads*headDim', true);
     const valueBias = check('valueBias', hd, 'heads*headDim', true);
     const outputBias = check('outputBias', dModel, 'dModel', true);
+    const schedule = checkOneOf('config.schedule', config.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
 
     const kc = kernelConfig(device.limits, headDim);
-    const vStride = kc.blocks * kc.lanes; // vec4s per value row of one head, zero-padded to the channel blocks
+    const vStride = valueStride(kc);
     // keyQuery[h, j] = scale * key[j, h-slice] . query[h]; keyQuery[h, dModel] = scale * keyBias[h-slice] . query[h].
     const keyQuery = new Float32Array(heads * (dModel + 1));
     const valueProj = new Float32Array(heads * (dModel + 1) * vStride * 4);
@@ -206,283 +205,65 @@ export class AarenLayer {
         if (vrow) valueProj.set(vrow, (h * (dModel + 1) + j) * vStride * 4);
       }
     }
-    const schedule = config.schedule ?? 'auto';
-    if (!['auto', 'recurrent', 'sequential', 'parallel'].includes(schedule)) {
-      throw new RangeError(`config.schedule must be 'auto', 'recurrent', 'sequential' or 'parallel', got ${String(schedule)}`);
-    }
+    // Compile what this layer's passes use now (compiling costs seconds on CPU adapters), so that the encode
+    // paths find them ready: recurrent always (one-token passes), the tile kernels for sequential and parallel.
+    const dims = { dModel, heads, headDim, outputBias: outputBias !== undefined };
+    const op = projectedOperator(dims, kc);
     const cpu = isCpuAdapter(device);
-    const projected = { LANES: kc.lanes, D_MODEL: dModel, HEADS: heads, V_STRIDE: vStride };
-    const base = [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams];
-    const carries = [forBuffer(wgsl.stateLoad, 'carry_in'), forBuffer(wgsl.stateStore, 'final_state')];
-    const common = [...base, ...carries, wgsl.loadProjected, ...outputSinkParts(kc)];
-    const toStates = [forBuffer(wgsl.stateStore, 'out_states'), wgsl.storeStates];
-    const variant = `dm${dModel}/h${heads}/vs${vStride}/lanes${kc.lanes}/${kc.rows}`;
-    const tiled = { TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 };
-    const parallel = schedule === 'parallel' || (schedule === 'auto' && !cpu);
-    const [reduce, totals] = await Promise.all(parallel ? [
-      getProgram(device, `aaren/layer_chunk_reduce/${variant}/tile${kc.tile}`, () =>
-        composeShader({ ...projected, ...tiled }, [...base, wgsl.workgroupReduce, wgsl.loadProjected, ...toStates, wgsl.chunkReduce])),
-      chunkScanProgram(device, kc, 'states', 'states'),
-    ] : []);
-    // Only the kernels this layer can use are compiled (compiling costs seconds on CPU adapters): recurrent always
-    // (one-token passes), sequential for the sequential and parallel schedules.
-    const tiledUsed = schedule === 'sequential' || parallel;
-    const [sequential, recurrent, project] = await Promise.all([
-      tiledUsed ? getProgram(device, `aaren/layer_chunk_scan/${variant}/tile${kc.tile}`, () =>
-        composeShader({ ...projected, TILE: kc.tile, WORKGROUP_SIZE: kc.tile / 2 }, [...common, wgsl.workgroupScan, wgsl.chunkScan])) : undefined,
-      getProgram(device, `aaren/layer_recurrent_scan/${variant}/wg${RECURRENT_WORKGROUP}/run${RECURRENT_RUN_LENGTH}`, () =>
-        composeShader({ ...projected, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH }, [...common, wgsl.blockedRecurrentScan])),
-      MatmulOp.programs(device, true, dModel, hd),
-    ]);
-    const buffers = {
+    const limits = { limits: device.limits, cpu };
+    const tiled = schedule === 'sequential' || schedule === 'parallel' || (schedule === 'auto' && !cpu);
+    const kernels = [recurrentKernel(op, kc), planLayerForward(dims, 1, 1, 'recurrent', false, limits).dispatches.at(-1)!.kernel,
+      planLayerForward(dims, 64, 64, 'recurrent', false, limits).dispatches.at(-1)!.kernel];
+    if (tiled) kernels.push(chunkScanKernel(op, kc, 'elements', 'elements'));
+    if (tiled && schedule !== 'sequential') kernels.push(chunkReduceKernel(op, kc, 'elements'), chunkReduceKernel(op, kc, 'states'), chunkScanKernel(op, kc, 'states', 'states'));
+    await Promise.all(kernels.map((k) => kernelProgram(device, k)));
+    const weights: Partial<Record<LayerSlot, GPUBuffer>> = {
       keyQuery: uploadFloat32(device, keyQuery, 'aaren key.query'),
       valueProj: uploadFloat32(device, valueProj, 'aaren value'),
-      output: uploadFloat32(device, output, 'aaren output projection'),
-      outputBias: outputBias && uploadFloat32(device, outputBias, 'aaren output bias'),
+      outputWeight: uploadFloat32(device, output, 'aaren output projection'),
     };
-    const unused = { read: createUnusedBuffer(device), write: createUnusedBuffer(device) };
-    return new AarenLayer(device, dModel, heads, headDim, scale, kc, schedule, cpu, { sequential, recurrent, reduce, totals }, project, buffers, unused);
+    if (outputBias) weights.outputBias = uploadFloat32(device, outputBias, 'aaren output bias');
+    return new AarenLayer(device, dModel, heads, headDim, scale, schedule, weights);
   }
 
   /** An empty state (no tokens seen) for `batch` sequences. */
   createState(batch: number): AarenState {
     this.checkAlive('createState');
-    checkInteger('batch', batch, 1, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
-    const packed = packState(emptyState(batch * this.heads, this.headDim));
-    const buffer = uploadFloat32(this.device, packed, 'aaren state');
-    const next = createStorageBuffer(this.device, packed.byteLength, 'aaren state update');
-    return new LayerState(this, batch, this.heads, this.headDim, buffer, next);
+    checkInteger('batch', batch, 1, this.maxBatch);
+    return new LayerState(this, this.device, batch, this.heads, this.headDim);
   }
 
   /** Reads a state back: ScanState over the batch * heads sequences b * heads + h. */
   async readState(state: AarenState): Promise<ScanState> {
-    const s = this.checkState('state', state, state?.batch);
-    const n = s.batch * this.heads;
-    const [packed] = await submitAndRead(this.device, this.device.createCommandEncoder(), [{ buffer: s.buffer, floats: stateBytes(n, this.headDim) / 4 }]);
-    return unpackState(packed!, n, this.headDim);
+    return (this.checkState('state', state, state?.batch) as LayerState).read();
   }
 
-  /**
-   * Parallel (and, with `state`, block-wise) forward: y [batch, length, dModel] for x [batch, length, dModel].
-   * With a state it continues from it and leaves it advanced past these tokens.
-   */
-  async forward(x: Float32Array, shape: { batch: number; length: number }, state?: AarenState): Promise<Float32Array> {
-    this.checkAlive('forward');
-    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
-    const batch = checkInteger('shape.batch', shape.batch, 0, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
-    const length = checkInteger('shape.length', shape.length, 0);
-    checkFloat32Array('x', x, batch * length * this.dModel, `batch ${batch} x length ${length} x dModel ${this.dModel}`);
-    checkFinite('x', x);
-    const s = state === undefined ? undefined : this.checkState('state', state, batch);
-    await checkLiveDevice('AarenLayer.device', this.device);
-    if (batch * length === 0) return new Float32Array(0);
-    const piece = tokensPerPiece('AarenLayer.forward', batch, length, Math.max(this.dModel, this.heads * this.headDim), bufferLimit(this.device.limits));
-    if (piece < length) {
-      return forwardInPieces({
-        x, batch, length, width: this.dModel, tokensPerPiece: piece, state: s,
-        createState: () => this.checkState('state', this.createState(batch), batch),
-        forward: (xPiece, pieceLength, pieceState) => this.forwardOnce(xPiece, batch, pieceLength, pieceState),
-      });
-    }
-    return this.forwardOnce(x, batch, length, s);
+  protected planFor(batch: number, length: number, residual: boolean): Plan<LayerSlot> {
+    const dims = { dModel: this.dModel, heads: this.heads, headDim: this.headDim, outputBias: this.weights.outputBias !== undefined };
+    const device = { limits: this.device.limits, cpu: isCpuAdapter(this.device) };
+    return planLayerForward(dims, batch, length, layerSchedule(this.schedule, dims, batch, length, device), residual, device);
   }
 
-  private async forwardOnce(x: Float32Array, batch: number, length: number, state?: LayerState): Promise<Float32Array> {
-    const plan = this.createPlan(batch, length, state !== undefined);
-    try {
-      return await this.run(plan, x, state);
-    } finally {
-      destroyPlan(plan);
-    }
+  protected slotsFor(buffers: SequenceBuffers, state?: AarenState): Partial<Record<LayerSlot, GPUBuffer>> {
+    return { ...this.slotsOf(state), x: buffers.x, output: buffers.output, residual: buffers.residual };
   }
 
-  /** RNN mode: one token per sequence, x [batch, dModel] -> y [batch, dModel]; advances the state. */
-  async step(state: AarenState, x: Float32Array): Promise<Float32Array> {
-    this.checkAlive('step');
-    const s = this.checkState('state', state, state?.batch);
-    checkFloat32Array('x', x, s.batch * this.dModel, `batch ${s.batch} x dModel ${this.dModel}`);
-    checkFinite('x', x);
-    await checkLiveDevice('AarenLayer.device', this.device);
-    return this.run(this.cachedPlan(s.batch, 1, true), x, s);
+  /** @internal The weight and state slots, for AarenModel's plan (it binds each layer's under `b{l}.`). */
+  slotsOf(state?: AarenState): Partial<Record<LayerSlot, GPUBuffer>> {
+    const s = state as LayerState | undefined;
+    return { ...this.weights, carry: s?.buffer, final: s?.next };
   }
 
-  /**
-   * GPU-resident forward into the caller's encoder (no submit, no readback). With `state` it continues from it
-   * and advances it (the state's counter counts the tokens when this is called). Per-shape uniforms and scratch
-   * are cached until destroy() or releasePlans().
-   */
-  encodeForward(encoder: GPUCommandEncoder, buffers: AarenLayerBuffers, shape: { batch: number; length: number }, state?: AarenState): void {
-    this.checkAlive('encodeForward');
-    checkDevice('AarenLayer.device', this.device);
-    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
-    const batch = checkInteger('shape.batch', shape.batch, 0, Math.floor(this.device.limits.maxComputeWorkgroupsPerDimension / this.heads));
-    const length = checkInteger('shape.length', shape.length, 0);
-    const s = state === undefined ? undefined : this.checkState('state', state, batch);
-    this.checkBuffers(buffers, batch * length);
-    if (batch * length === 0) return;
-    this.encodePlan(encoder, this.cachedPlan(batch, length, s !== undefined, buffers.residual !== undefined), buffers, s);
+  /** @internal */
+  get hasOutputBias(): boolean {
+    return this.weights.outputBias !== undefined;
   }
 
-  /** GPU-resident step: x [batch, dModel] -> output [batch, dModel], advancing the state. */
-  encodeStep(encoder: GPUCommandEncoder, state: AarenState, buffers: AarenLayerBuffers): void {
-    this.checkAlive('encodeStep');
-    checkDevice('AarenLayer.device', this.device);
-    const s = this.checkState('state', state, state?.batch);
-    this.checkBuffers(buffers, s.batch);
-    this.encodePlan(encoder, this.cachedPlan(s.batch, 1, true, buffers.residual !== undefined), buffers, s);
+  protected statesOf(state: AarenState): LayerState[] {
+    return [state as LayerState];
   }
 
-  /** Releases the per-shape resources cached by the encode* methods (not while commands using them are pending). */
-  releasePlans(): void {
-    for (const plan of this.plans.values()) destroyPlan(plan);
-    this.plans.clear();
-  }
-
-  /** Releases every buffer the layer owns (weights, cached plans). States are destroyed by their own destroy(). */
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.releasePlans();
+  protected destroyWeights(): void {
     for (const buffer of Object.values(this.weights)) buffer?.destroy();
-    this.unused.read.destroy();
-    this.unused.write.destroy();
-  }
-
-  /** @internal Used by AarenModel: a plan the caller destroys (with destroyPlanOf). */
-  createPlan(batch: number, length: number, withState: boolean, residual = false): Plan {
-    const n = batch * this.heads;
-    const { tile, blocks } = this.config;
-    const tiles = Math.max(1, Math.ceil(length / tile));
-    const maxGroups = this.device.limits.maxComputeWorkgroupsPerDimension;
-    // Chunks of whole tiles for the parallel schedule: enough workgroups to fill the device, at most maxGroups.
-    const perChunk = Math.max(Math.ceil(tiles / Math.max(1, Math.floor(TARGET_WORKGROUPS / (n * blocks)))), Math.ceil(tiles / maxGroups));
-    const chunks = Math.ceil(tiles / perChunk);
-    let schedule: LayerSchedule;
-    if (length === 1) schedule = 'recurrent';
-    else if (this.schedule !== 'auto') schedule = this.schedule;
-    else if (this.cpu) schedule = 'recurrent';
-    else schedule = n * blocks >= SEQUENTIAL_MIN_WORKGROUPS ? 'sequential' : 'parallel';
-    if (schedule === 'parallel' && chunks === 1) schedule = 'sequential';
-
-    const made: { destroy(): void }[] = [];
-    const keep = <T extends { destroy(): void }>(x: T) => (made.push(x), x);
-    try {
-      const params = (program: Program, values: Partial<Record<string, number>>) => keep(createUniformBuffer(this.device, program, {
-        batch: n, count: length, head_dim: this.headDim, tiles_per_chunk: tiles, chunks: 1,
-        has_carry: withState ? 1 : 0, write_final: withState ? 1 : 0, ...values,
-      }));
-      const scan: ScanDispatch[] = [];
-      const scratch: GPUBuffer[] = [];
-      const heads = keep(createStorageBuffer(this.device, n * length * this.headDim * 4, 'aaren head outputs'));
-      const projectedBindings = { x: 'x', key_query: this.weights.keyQuery, value_proj: this.weights.valueProj } as const;
-      if (schedule === 'recurrent') {
-        const program = this.scanPrograms.recurrent;
-        scan.push({ program, uniform: params(program, {}), bindings: { ...projectedBindings, carry_in: 'carry', final_state: 'final', outputs: heads }, workgroups: [Math.ceil(blocks / RECURRENT_WORKGROUP), n, 1] });
-      } else if (schedule === 'sequential') {
-        const program = this.scanPrograms.sequential!; // compiled for every schedule that resolves to sequential
-        scan.push({ program, uniform: params(program, {}), bindings: { ...projectedBindings, carry_in: 'carry', final_state: 'final', outputs: heads }, workgroups: [1, blocks, n] });
-      } else {
-        const { reduce, totals } = this.scanPrograms;
-        if (!reduce || !totals) throw new Error('AarenLayer: parallel programs were not compiled');
-        const chunkTotals = keep(createStorageBuffer(this.device, stateBytes(n * chunks, this.headDim), 'aaren chunk totals'));
-        const chunkCarries = keep(createStorageBuffer(this.device, stateBytes(n * chunks, this.headDim), 'aaren chunk carries'));
-        scratch.push(chunkTotals, chunkCarries);
-        // 1. each chunk's total; 2. exclusive scan of the totals per sequence, after the state when there is one;
-        // 3. each chunk rescanned from its carry, the last chunk writing the final state.
-        scan.push({
-          program: reduce, uniform: params(reduce, { tiles_per_chunk: perChunk, chunks, has_carry: 0, write_final: 0 }),
-          bindings: { ...projectedBindings, out_states: chunkTotals }, workgroups: [chunks, blocks, n],
-        });
-        scan.push({
-          program: totals, uniform: params(totals, { count: chunks, tiles_per_chunk: Math.ceil(chunks / tile), write_final: 0 }),
-          bindings: { in_states: chunkTotals, carry_in: 'carry', final_state: this.unused.write, out_states: chunkCarries }, workgroups: [1, blocks, n],
-        });
-        const program = this.scanPrograms.sequential!;
-        scan.push({
-          program, uniform: params(program, { tiles_per_chunk: perChunk, chunks, has_carry: 1 }),
-          bindings: { ...projectedBindings, carry_in: chunkCarries, final_state: 'final', outputs: heads }, workgroups: [chunks, blocks, n],
-        });
-      }
-      const project = keep(MatmulOp.create(this.device, this.projectProgram, {
-        m: batch * length, n: this.dModel, k: this.heads * this.headDim, bias: this.weights.outputBias !== undefined,
-        residual, gelu: false, headMajor: { length, heads: this.heads, headDim: this.headDim },
-      }));
-      return { schedule, batch, length, withState, scan, scratch, heads, project };
-    } catch (error) {
-      for (const m of made) m.destroy();
-      throw error;
-    }
-  }
-
-  /** @internal */
-  destroyPlanOf(plan: Plan): void {
-    destroyPlan(plan);
-  }
-
-  /** @internal Records the two kernels (and the state update copy) with a plan from createPlan/cachedPlan. */
-  encodePlan(encoder: GPUCommandEncoder, plan: Plan, buffers: AarenLayerBuffers, state?: LayerState): void {
-    const pass = encoder.beginComputePass({ label: 'aaren layer' });
-    const given = { x: buffers.x, carry: state?.buffer ?? this.unused.read, final: state?.next ?? this.unused.write };
-    for (const d of plan.scan) {
-      const bound: Record<string, GPUBuffer> = { params: d.uniform };
-      for (const [name, ref] of Object.entries(d.bindings)) bound[name] = typeof ref === 'string' ? given[ref] : ref;
-      pass.setPipeline(d.program.pipeline);
-      pass.setBindGroup(0, createBindGroup(this.device, d.program, bound));
-      pass.dispatchWorkgroups(...d.workgroups);
-    }
-    plan.project.encode(pass, {
-      a: plan.heads, weight: this.weights.output, bias: this.weights.outputBias, residual: buffers.residual, result: buffers.output,
-    }, this.unused.read);
-    pass.end();
-    if (state) {
-      encoder.copyBufferToBuffer(state.next, 0, state.buffer, 0, state.buffer.size);
-      state.tokens += plan.length;
-    }
-  }
-
-  private cachedPlan(batch: number, length: number, withState: boolean, residual = false): Plan {
-    const key = `${batch}/${length}/${withState}/${residual}`;
-    let plan = this.plans.get(key);
-    if (!plan) {
-      plan = this.createPlan(batch, length, withState, residual);
-      this.plans.set(key, plan);
-    }
-    return plan;
-  }
-
-  private run(plan: Plan, x: Float32Array, state?: LayerState): Promise<Float32Array> {
-    const device = this.device;
-    return runGpuCall(device, 'AarenLayer', 'AarenLayer.device', async (track) => {
-      const input = track(uploadFloat32(device, x, 'aaren layer input'));
-      const output = track(createStorageBuffer(device, x.byteLength, 'aaren layer output'));
-      const encoder = device.createCommandEncoder({ label: 'aaren layer' });
-      this.encodePlan(encoder, plan, { x: input, output }, state);
-      const [y] = await submitAndRead(device, encoder, [{ buffer: output, floats: x.length }]);
-      return y!;
-    });
-  }
-
-  private checkAlive(method: string): void {
-    if (this.destroyed) throw new Error(`AarenLayer.${method}: this layer was destroyed`);
-  }
-
-  /** @internal */
-  checkState(name: string, state: AarenState, batch: number): LayerState {
-    if (!(state instanceof LayerState) || state.owner !== this) throw new TypeError(`${name} must be an AarenState made by this layer's createState`);
-    if (state.destroyed) throw new Error(`${name} was destroyed`);
-    if (state.batch !== batch) throw new RangeError(`${name} is for batch ${state.batch}, the input has batch ${batch}`);
-    return state;
-  }
-
-  private checkBuffers(buffers: AarenLayerBuffers, rows: number): void {
-    if (typeof buffers !== 'object' || buffers === null) throw new TypeError('buffers must be an object { x, output }');
-    const bytes = rows * this.dModel * 4;
-    checkStorageBuffer('buffers.x', buffers.x, bytes);
-    checkStorageBuffer('buffers.output', buffers.output, bytes);
-    if (buffers.residual !== undefined) {
-      checkStorageBuffer('buffers.residual', buffers.residual, bytes);
-      if (buffers.residual === buffers.output) throw new RangeError('buffers.residual must not be buffers.output');
-    }
-    if (buffers.x === buffers.output) throw new RangeError('buffers.x must not be buffers.output');
   }
 }

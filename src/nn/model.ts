@@ -1,17 +1,19 @@
 // A stack of Aaren blocks: pre-LayerNorm residual blocks
 //   h = h + Aaren(LN1(h));  h = h + W2 GELU(W1 LN2(h) + b1) + b2
-// then a final LayerNorm. Per block: LayerNorm kernel, the fused Aaren scan, the output projection with the
-// residual add fused into its epilogue, LayerNorm, the first FFN matmul with bias + GELU fused, the second with
-// bias + residual fused. Parallel forward, block-wise forward with state, and step, as AarenLayer.
-import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../core/buffers.js';
-import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights, type AarenState } from './layer.js';
-import { MatmulOp, createUnusedBuffer, type MatmulPrograms } from '../ops/matmul.js';
-import { LayerNormOp } from '../ops/layer-norm.js';
-import type { Program } from '../core/program.js';
+// then a final LayerNorm. planModelForward lists the passes of a forward (pure): per block, LayerNorm, the
+// layer's passes (its fused scan and the output projection with the residual add fused into its epilogue),
+// LayerNorm, the first FFN matmul with bias + GELU fused, the second with bias + residual fused; then the final
+// LayerNorm. Parallel forward, block-wise forward with state, and step come from SequenceModule (sequence.ts).
+import { type Dispatch, type Plan, kernelProgram, rebind } from '../core/kernel.js';
+import { uploadFloat32 } from '../core/buffers.js';
+import { AarenLayer, layerSchedule, planLayerForward, type AarenLayerConfig, type AarenLayerWeights, type AarenState, type LayerSlot } from './layer.js';
+import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
+import { planLayerNorm, type LayerNormSlot } from '../ops/layer-norm.js';
 import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
-import { bufferLimit, checkFinite, checkFloat32Array, checkInteger, checkStorageBuffer } from '../core/validate.js';
-import { forwardInPieces, tokensPerPiece } from '../core/pieces.js';
-import { checkDevice, checkLiveDevice, runGpuCall } from '../core/device.js';
+import { checkFinite, checkFloat32Array, checkInteger } from '../core/validate.js';
+import { checkLiveDevice, isCpuAdapter } from '../core/device.js';
+import type { PlanLimits } from '../ops/attention/scan.js';
+import { SequenceModule, type ModuleState, type SequenceBuffers } from './sequence.js';
 
 export interface AarenNormWeights {
   /** [dModel] gamma. */
@@ -69,44 +71,72 @@ class ModelState implements AarenModelState {
   }
 }
 
-interface BlockBuffers {
-  layer: AarenLayer;
-  ln1: { gamma: GPUBuffer; beta: GPUBuffer };
-  ln2: { gamma: GPUBuffer; beta: GPUBuffer };
-  w1: GPUBuffer;
-  b1: GPUBuffer;
-  w2: GPUBuffer;
-  b2: GPUBuffer;
+/** Slots of a model plan: x, output, and per block `b{l}.{slot}` for the block's norms, FFN and layer slots. */
+type BlockSlot = 'ln1.gamma' | 'ln1.beta' | 'ln2.gamma' | 'ln2.beta' | 'w1' | 'b1' | 'w2' | 'b2' | LayerSlot;
+export type ModelSlot = 'x' | 'output' | 'final.gamma' | 'final.beta' | `b${number}.${BlockSlot}`;
+
+export interface ModelDims {
+  layers: number;
+  dModel: number;
+  heads: number;
+  headDim: number;
+  dFF: number;
+  eps: number;
+  /** Per layer: whether it has an output bias. */
+  outputBias: boolean[];
 }
 
-type LayerPlan = ReturnType<AarenLayer['createPlan']>;
-
-interface ModelPlan {
-  batch: number;
-  length: number;
-  norm: LayerNormOp;
-  up: MatmulOp;
-  down: MatmulOp;
-  layerPlans: LayerPlan[];
-  /** Ping-pong residual stream, LayerNorm output, FFN hidden. */
-  p: GPUBuffer;
-  q: GPUBuffer;
-  normed: GPUBuffer;
-  hidden: GPUBuffer;
+/**
+ * The passes of a model forward (pure). The residual stream ping-pongs: block l reads `cur` (x, then q), writes
+ * p = cur + Aaren(LN1(cur)), then q = p + FFN(LN2(p)); the final LayerNorm writes the output.
+ */
+export function planModelForward(dims: ModelDims, batch: number, length: number, schedule: AarenLayerConfig['schedule'], device: PlanLimits): Plan<ModelSlot> {
+  const { dModel, dFF, eps } = dims;
+  const rows = batch * length;
+  const scratch = { p: { scratch: 'stream p' }, q: { scratch: 'stream q' }, normed: { scratch: 'normed' }, hidden: { scratch: 'ffn hidden' } };
+  const dispatches: Dispatch<ModelSlot>[] = [];
+  const allScratch: Record<string, number> = {
+    [scratch.p.scratch]: rows * dModel * 4, [scratch.q.scratch]: rows * dModel * 4,
+    [scratch.normed.scratch]: rows * dModel * 4, [scratch.hidden.scratch]: rows * dFF * 4,
+  };
+  const norm = planLayerNorm(rows, dModel, eps, device);
+  const up = planMatmul({ m: rows, n: dFF, k: dModel, bias: true, residual: false, gelu: true }, device);
+  const down = planMatmul({ m: rows, n: dModel, k: dFF, bias: true, residual: true, gelu: false }, device);
+  type Ref = ModelSlot | { scratch: string };
+  let cur: Ref = 'x';
+  for (let l = 0; l < dims.layers; l++) {
+    const b = (slot: BlockSlot) => `b${l}.${slot}` as ModelSlot;
+    const layerDims = { dModel, heads: dims.heads, headDim: dims.headDim, outputBias: dims.outputBias[l]! };
+    const layer = planLayerForward(layerDims, batch, length, layerSchedule(schedule ?? 'auto', layerDims, batch, length, device), true, device);
+    for (const [name, bytes] of Object.entries(layer.scratch)) allScratch[`b${l} ${name}`] = bytes;
+    dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: cur, gamma: b('ln1.gamma'), beta: b('ln1.beta'), result: scratch.normed }));
+    for (const d of layer.dispatches) {
+      dispatches.push(rebind<LayerSlot, ModelSlot>(d, {
+        x: scratch.normed, output: scratch.p, residual: cur, carry: b('carry'), final: b('final'),
+        keyQuery: b('keyQuery'), valueProj: b('valueProj'), outputWeight: b('outputWeight'), outputBias: b('outputBias'),
+      }, `b${l} `));
+    }
+    dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: scratch.p, gamma: b('ln2.gamma'), beta: b('ln2.beta'), result: scratch.normed }));
+    dispatches.push(rebind<MatmulSlot, ModelSlot>(up, { a: scratch.normed, weight: b('w1'), bias: b('b1'), residual: null, result: scratch.hidden }));
+    dispatches.push(rebind<MatmulSlot, ModelSlot>(down, { a: scratch.hidden, weight: b('w2'), bias: b('b2'), residual: scratch.p, result: scratch.q }));
+    cur = scratch.q;
+  }
+  dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: cur, gamma: 'final.gamma', beta: 'final.beta', result: 'output' }));
+  const optional: ModelSlot[] = [];
+  for (let l = 0; l < dims.layers; l++) optional.push(`b${l}.carry`, `b${l}.final`, `b${l}.outputBias`, `b${l}.residual`);
+  return { dispatches, scratch: allScratch, optional };
 }
 
-export class AarenModel {
-  private destroyed = false;
-  private readonly plans = new Map<string, ModelPlan>();
-
+export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
   private constructor(
-    readonly device: GPUDevice,
+    device: GPUDevice,
     readonly config: Readonly<Omit<AarenModelConfig, 'weights'>>,
-    private readonly blocks: BlockBuffers[],
-    private readonly finalNorm: { gamma: GPUBuffer; beta: GPUBuffer },
-    private readonly programs: { norm: Program; up: MatmulPrograms; down: MatmulPrograms },
-    private readonly unused: GPUBuffer,
-  ) {}
+    private readonly blocks: AarenLayer[],
+    /** Norm and FFN weights by slot; each layer binds its own. */
+    private readonly weights: Partial<Record<ModelSlot, GPUBuffer>>,
+  ) {
+    super(device, 'AarenModel', config.dModel, Math.max(config.dModel, config.dFF, config.heads * config.headDim), config.heads);
+  }
 
   static async create(device: GPUDevice, config: AarenModelConfig): Promise<AarenModel> {
     await checkLiveDevice('device', device);
@@ -144,31 +174,34 @@ export class AarenModel {
     });
     checkNorm('config.weights.finalNorm', w.finalNorm);
 
-    const [norm, up, down] = await Promise.all([
-      LayerNormOp.program(device, dModel), MatmulOp.programs(device, false, dFF, dModel), MatmulOp.programs(device, false, dModel, dFF),
-    ]);
     const made: { destroy(): void }[] = [];
-    const upload = (data: Float32Array, label: string) => {
-      const buffer = uploadFloat32(device, data, label);
+    const weights: Partial<Record<ModelSlot, GPUBuffer>> = {};
+    const upload = (slot: ModelSlot, data: Float32Array) => {
+      const buffer = uploadFloat32(device, data, `aaren ${slot}`);
       made.push(buffer);
-      return buffer;
+      weights[slot] = buffer;
     };
     try {
-      const blocks: BlockBuffers[] = [];
+      const blocks: AarenLayer[] = [];
       for (const [l, block] of w.blocks.entries()) {
         const layer = await AarenLayer.create(device, { dModel, heads, headDim, scale: config.scale, schedule: config.schedule, weights: block.attention });
         made.push(layer);
-        blocks.push({
-          layer,
-          ln1: { gamma: upload(block.ln1.weight, `block ${l} ln1`), beta: upload(block.ln1.bias, `block ${l} ln1 bias`) },
-          ln2: { gamma: upload(block.ln2.weight, `block ${l} ln2`), beta: upload(block.ln2.bias, `block ${l} ln2 bias`) },
-          w1: upload(block.ffn.w1, `block ${l} ffn w1`), b1: upload(block.ffn.b1, `block ${l} ffn b1`),
-          w2: upload(block.ffn.w2, `block ${l} ffn w2`), b2: upload(block.ffn.b2, `block ${l} ffn b2`),
-        });
+        blocks.push(layer);
+        upload(`b${l}.ln1.gamma`, block.ln1.weight);
+        upload(`b${l}.ln1.beta`, block.ln1.bias);
+        upload(`b${l}.ln2.gamma`, block.ln2.weight);
+        upload(`b${l}.ln2.beta`, block.ln2.bias);
+        upload(`b${l}.w1`, block.ffn.w1);
+        upload(`b${l}.b1`, block.ffn.b1);
+        upload(`b${l}.w2`, block.ffn.w2);
+        upload(`b${l}.b2`, block.ffn.b2);
       }
-      const finalNorm = { gamma: upload(w.finalNorm.weight, 'final norm'), beta: upload(w.finalNorm.bias, 'final norm bias') };
-      const scale = blocks[0]!.layer.scale;
-      return new AarenModel(device, { layers, dModel, heads, headDim, dFF, scale, eps }, blocks, finalNorm, { norm, up, down }, createUnusedBuffer(device));
+      upload('final.gamma', w.finalNorm.weight);
+      upload('final.beta', w.finalNorm.bias);
+      const model = new AarenModel(device, { layers, dModel, heads, headDim, dFF, scale: blocks[0]!.scale, eps, schedule: config.schedule }, blocks, weights);
+      // Compile the norm and FFN kernels now, for one token and for many (the layers compiled theirs).
+      for (const length of [1, 64]) await Promise.all(model.planFor(1, length).dispatches.map((d) => kernelProgram(device, d.kernel)));
+      return model;
     } catch (error) {
       for (const m of made) m.destroy();
       throw error;
@@ -182,189 +215,31 @@ export class AarenModel {
 
   createState(batch: number): AarenModelState {
     this.checkAlive('createState');
-    checkInteger('batch', batch, 1);
-    return new ModelState(this, batch, this.blocks.map((b) => b.layer.createState(batch)));
+    checkInteger('batch', batch, 1, this.maxBatch);
+    return new ModelState(this, batch, this.blocks.map((b) => b.createState(batch)));
   }
 
-  /** Parallel (with `state`: block-wise) forward, x [batch, length, dModel] -> [batch, length, dModel]. */
-  async forward(x: Float32Array, shape: { batch: number; length: number }, state?: AarenModelState): Promise<Float32Array> {
-    this.checkAlive('forward');
-    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
-    const batch = checkInteger('shape.batch', shape.batch, 0);
-    const length = checkInteger('shape.length', shape.length, 0);
-    checkFloat32Array('x', x, batch * length * this.config.dModel, `batch ${batch} x length ${length} x dModel ${this.config.dModel}`);
-    checkFinite('x', x);
-    const s = state === undefined ? undefined : this.checkState('state', state, batch);
-    await checkLiveDevice('AarenModel.device', this.device);
-    if (batch * length === 0) return new Float32Array(0);
-    const { dModel, dFF, heads, headDim } = this.config;
-    const piece = tokensPerPiece('AarenModel.forward', batch, length, Math.max(dModel, dFF, heads * headDim), bufferLimit(this.device.limits));
-    if (piece < length) {
-      return forwardInPieces({
-        x, batch, length, width: dModel, tokensPerPiece: piece, state: s,
-        createState: () => this.checkState('state', this.createState(batch), batch),
-        forward: (xPiece, pieceLength, pieceState) => this.forwardOnce(xPiece, batch, pieceLength, pieceState),
-      });
-    }
-    return this.forwardOnce(x, batch, length, s);
+  protected planFor(batch: number, length: number): Plan<ModelSlot> {
+    const { layers, dModel, heads, headDim, dFF } = this.config;
+    const dims = { layers, dModel, heads, headDim, dFF, eps: this.config.eps!, outputBias: this.blocks.map((b) => b.hasOutputBias) };
+    return planModelForward(dims, batch, length, this.config.schedule, { limits: this.device.limits, cpu: isCpuAdapter(this.device) });
   }
 
-  private async forwardOnce(x: Float32Array, batch: number, length: number, state?: ModelState): Promise<Float32Array> {
-    const plan = this.createPlan(batch, length, state !== undefined);
-    try {
-      return await this.run(plan, x, state);
-    } finally {
-      this.destroyPlan(plan);
-    }
-  }
-
-  /** RNN mode: x [batch, dModel] -> [batch, dModel], advancing every layer's state. */
-  async step(state: AarenModelState, x: Float32Array): Promise<Float32Array> {
-    this.checkAlive('step');
-    const s = this.checkState('state', state, state?.batch);
-    checkFloat32Array('x', x, s.batch * this.config.dModel, `batch ${s.batch} x dModel ${this.config.dModel}`);
-    checkFinite('x', x);
-    await checkLiveDevice('AarenModel.device', this.device);
-    return this.run(this.cachedPlan(s.batch, 1, true), x, s);
-  }
-
-  /** GPU-resident forward into the caller's encoder; per-shape resources cached until destroy() / releasePlans(). */
-  encodeForward(encoder: GPUCommandEncoder, buffers: { x: GPUBuffer; output: GPUBuffer }, shape: { batch: number; length: number }, state?: AarenModelState): void {
-    this.checkAlive('encodeForward');
-    checkDevice('AarenModel.device', this.device);
-    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
-    const batch = checkInteger('shape.batch', shape.batch, 0);
-    const length = checkInteger('shape.length', shape.length, 0);
-    const s = state === undefined ? undefined : this.checkState('state', state, batch);
-    this.checkBuffers(buffers, batch * length);
-    if (batch * length === 0) return;
-    this.encodePlan(encoder, this.cachedPlan(batch, length, s !== undefined), buffers, s);
-  }
-
-  /** GPU-resident step: x [batch, dModel] -> output [batch, dModel]. */
-  encodeStep(encoder: GPUCommandEncoder, state: AarenModelState, buffers: { x: GPUBuffer; output: GPUBuffer }): void {
-    this.checkAlive('encodeStep');
-    checkDevice('AarenModel.device', this.device);
-    const s = this.checkState('state', state, state?.batch);
-    this.checkBuffers(buffers, s.batch);
-    this.encodePlan(encoder, this.cachedPlan(s.batch, 1, true), buffers, s);
-  }
-
-  releasePlans(): void {
-    for (const plan of this.plans.values()) this.destroyPlan(plan);
-    this.plans.clear();
-  }
-
-  /** Releases every buffer the model owns (weights, layers, cached plans); states have their own destroy(). */
-  destroy(): void {
-    if (this.destroyed) return;
-    this.destroyed = true;
-    this.releasePlans();
-    for (const b of this.blocks) {
-      b.layer.destroy();
-      for (const buffer of [b.ln1.gamma, b.ln1.beta, b.ln2.gamma, b.ln2.beta, b.w1, b.b1, b.w2, b.b2]) buffer.destroy();
-    }
-    this.finalNorm.gamma.destroy();
-    this.finalNorm.beta.destroy();
-    this.unused.destroy();
-  }
-
-  private createPlan(batch: number, length: number, withState: boolean): ModelPlan {
-    const { dModel, dFF, eps } = this.config;
-    const rows = batch * length;
-    const made: { destroy(): void }[] = [];
-    const keep = <T extends { destroy(): void }>(x: T) => (made.push(x), x);
-    try {
-      const layerPlans: LayerPlan[] = [];
-      for (const b of this.blocks) {
-        const plan = b.layer.createPlan(batch, length, withState, true);
-        made.push({ destroy: () => b.layer.destroyPlanOf(plan) });
-        layerPlans.push(plan);
-      }
-      return {
-        batch, length, layerPlans,
-        norm: keep(LayerNormOp.create(this.device, this.programs.norm, rows, dModel, eps!)),
-        up: keep(MatmulOp.create(this.device, this.programs.up, { m: rows, n: dFF, k: dModel, bias: true, residual: false, gelu: true })),
-        down: keep(MatmulOp.create(this.device, this.programs.down, { m: rows, n: dModel, k: dFF, bias: true, residual: true, gelu: false })),
-        p: keep(createStorageBuffer(this.device, rows * dModel * 4, 'aaren model stream p')),
-        q: keep(createStorageBuffer(this.device, rows * dModel * 4, 'aaren model stream q')),
-        normed: keep(createStorageBuffer(this.device, rows * dModel * 4, 'aaren model normed')),
-        hidden: keep(createStorageBuffer(this.device, rows * dFF * 4, 'aaren model ffn hidden')),
-      };
-    } catch (error) {
-      for (const m of made) m.destroy();
-      throw error;
-    }
-  }
-
-  private destroyPlan(plan: ModelPlan): void {
-    plan.layerPlans.forEach((lp, l) => this.blocks[l]!.layer.destroyPlanOf(lp));
-    plan.norm.destroy();
-    plan.up.destroy();
-    plan.down.destroy();
-    for (const b of [plan.p, plan.q, plan.normed, plan.hidden]) b.destroy();
-  }
-
-  private cachedPlan(batch: number, length: number, withState: boolean): ModelPlan {
-    const key = `${batch}/${length}/${withState}`;
-    let plan = this.plans.get(key);
-    if (!plan) {
-      plan = this.createPlan(batch, length, withState);
-      this.plans.set(key, plan);
-    }
-    return plan;
-  }
-
-  // Stream: block l reads `cur` (x, then q), writes p = cur + Aaren(LN1(cur)), then q = p + FFN(LN2(p)).
-  private encodePlan(encoder: GPUCommandEncoder, plan: ModelPlan, buffers: { x: GPUBuffer; output: GPUBuffer }, state?: ModelState): void {
-    let cur = buffers.x;
-    this.blocks.forEach((b, l) => {
-      let pass = encoder.beginComputePass({ label: `aaren block ${l} ln1` });
-      plan.norm.encode(pass, { x: cur, gamma: b.ln1.gamma, beta: b.ln1.beta, result: plan.normed });
-      pass.end();
-      const layerState = state && b.layer.checkState(`state.layers[${l}]`, state.layers[l]!, plan.batch);
-      b.layer.encodePlan(encoder, plan.layerPlans[l]!, { x: plan.normed, output: plan.p, residual: cur }, layerState);
-      pass = encoder.beginComputePass({ label: `aaren block ${l} ffn` });
-      plan.norm.encode(pass, { x: plan.p, gamma: b.ln2.gamma, beta: b.ln2.beta, result: plan.normed });
-      plan.up.encode(pass, { a: plan.normed, weight: b.w1, bias: b.b1, result: plan.hidden }, this.unused);
-      plan.down.encode(pass, { a: plan.hidden, weight: b.w2, bias: b.b2, residual: plan.p, result: plan.q }, this.unused);
-      pass.end();
-      cur = plan.q;
+  protected slotsFor(buffers: SequenceBuffers, state?: AarenModelState): Partial<Record<ModelSlot, GPUBuffer>> {
+    const slots: Partial<Record<ModelSlot, GPUBuffer>> = { ...this.weights, x: buffers.x, output: buffers.output };
+    this.blocks.forEach((layer, l) => {
+      for (const [slot, buffer] of Object.entries(layer.slotsOf(state?.layers[l]))) slots[`b${l}.${slot as LayerSlot}`] = buffer!;
     });
-    const pass = encoder.beginComputePass({ label: 'aaren final norm' });
-    plan.norm.encode(pass, { x: cur, gamma: this.finalNorm.gamma, beta: this.finalNorm.beta, result: buffers.output });
-    pass.end();
+    return slots;
   }
 
-  private run(plan: ModelPlan, x: Float32Array, state?: ModelState): Promise<Float32Array> {
-    const device = this.device;
-    return runGpuCall(device, 'AarenModel', 'AarenModel.device', async (track) => {
-      const input = track(uploadFloat32(device, x, 'aaren model input'));
-      const output = track(createStorageBuffer(device, x.byteLength, 'aaren model output'));
-      const encoder = device.createCommandEncoder({ label: 'aaren model' });
-      this.encodePlan(encoder, plan, { x: input, output }, state);
-      const [y] = await submitAndRead(device, encoder, [{ buffer: output, floats: x.length }]);
-      return y!;
-    });
+  protected statesOf(state: AarenModelState): ModuleState[] {
+    return state.layers as unknown as ModuleState[];
   }
 
-  private checkAlive(method: string): void {
-    if (this.destroyed) throw new Error(`AarenModel.${method}: this model was destroyed`);
-  }
-
-  private checkState(name: string, state: AarenModelState, batch: number): ModelState {
-    if (!(state instanceof ModelState) || state.owner !== this) throw new TypeError(`${name} must be an AarenModelState made by this model's createState`);
-    if (state.destroyed) throw new Error(`${name} was destroyed`);
-    if (state.batch !== batch) throw new RangeError(`${name} is for batch ${state.batch}, the input has batch ${batch}`);
-    return state;
-  }
-
-  private checkBuffers(buffers: { x: GPUBuffer; output: GPUBuffer }, rows: number): void {
-    if (typeof buffers !== 'object' || buffers === null) throw new TypeError('buffers must be an object { x, output }');
-    const bytes = rows * this.config.dModel * 4;
-    checkStorageBuffer('buffers.x', buffers.x, bytes);
-    checkStorageBuffer('buffers.output', buffers.output, bytes);
-    if (buffers.x === buffers.output) throw new RangeError('buffers.x must not be buffers.output');
+  protected destroyWeights(): void {
+    for (const layer of this.blocks) layer.destroy();
+    for (const buffer of Object.values(this.weights)) buffer?.destroy();
   }
 }
 
