@@ -153,7 +153,7 @@ export class PrefixScan {
     if (this.outputs === 'last' && !resolved.finalState) {
       throw new TypeError("buffers.finalState is required when outputs is 'last' (it receives the final state)");
     }
-    checkNoAliasing('buffers', resolved, ['output', 'finalState'], ['scores', 'values', 'initialState']);
+    checkNoAliasing('buffers', resolved, ['output', 'finalState'], ['scores', 'values', 'initialState', 'output']);
     if (this.prepared.plan.dispatches.length === 0) return;
     const pass = encoder.beginComputePass({ label: 'aaren prefix scan' });
     this.prepared.encode(pass, resolved);
@@ -174,10 +174,10 @@ export function checkEncoder(encoder: unknown): asserts encoder is GPUCommandEnc
   }
 }
 
-/** Every written buffer must differ from every other buffer given (a dispatch cannot read and write one buffer). */
-export function checkNoAliasing<K extends string>(prefix: string, buffers: Partial<Record<K, GPUBuffer>>, written: readonly K[], read: readonly K[]): void {
+/** Each written buffer must differ from each of `others` (a dispatch cannot read and write one buffer). */
+export function checkNoAliasing<K extends string>(prefix: string, buffers: Partial<Record<K, GPUBuffer>>, written: readonly K[], others: readonly K[]): void {
   for (const w of written) {
-    for (const other of [...read, ...written]) {
+    for (const other of others) {
       if (other !== w && buffers[w] !== undefined && buffers[w] === buffers[other]) {
         throw new RangeError(`${prefix}.${w} must be a different buffer from ${prefix}.${other} (it is written while the other is read)`);
       }
