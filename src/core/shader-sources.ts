@@ -14,18 +14,18 @@ import columnSum from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackward from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
 import gelu from '../../shaders/ops/matmul/gelu.wgsl?raw';
 import matmul from '../../shaders/ops/matmul/matmul.wgsl?raw';
-import matmulBlockACols from '../../shaders/ops/matmul/matmul_block_a_cols.wgsl?raw';
-import matmulBlockARows from '../../shaders/ops/matmul/matmul_block_a_rows.wgsl?raw';
-import matmulBlockAScalar from '../../shaders/ops/matmul/matmul_block_a_scalar.wgsl?raw';
-import matmulBlockBCols from '../../shaders/ops/matmul/matmul_block_b_cols.wgsl?raw';
-import matmulBlockBRows from '../../shaders/ops/matmul/matmul_block_b_rows.wgsl?raw';
-import matmulBlockBScalar from '../../shaders/ops/matmul/matmul_block_b_scalar.wgsl?raw';
 import matmulBlocked from '../../shaders/ops/matmul/matmul_blocked.wgsl?raw';
 import matmulLoadCols from '../../shaders/ops/matmul/matmul_load_cols.wgsl?raw';
 import matmulLoadHeads from '../../shaders/ops/matmul/matmul_load_heads.wgsl?raw';
 import matmulLoadRows from '../../shaders/ops/matmul/matmul_load_rows.wgsl?raw';
 import matmulOutput from '../../shaders/ops/matmul/matmul_output.wgsl?raw';
 import matmulParams from '../../shaders/ops/matmul/matmul_params.wgsl?raw';
+import matmulTileACols from '../../shaders/ops/matmul/matmul_tile_a_cols.wgsl?raw';
+import matmulTileARows from '../../shaders/ops/matmul/matmul_tile_a_rows.wgsl?raw';
+import matmulTileAScalar from '../../shaders/ops/matmul/matmul_tile_a_scalar.wgsl?raw';
+import matmulTileBCols from '../../shaders/ops/matmul/matmul_tile_b_cols.wgsl?raw';
+import matmulTileBRows from '../../shaders/ops/matmul/matmul_tile_b_rows.wgsl?raw';
+import matmulTileBScalar from '../../shaders/ops/matmul/matmul_tile_b_scalar.wgsl?raw';
 import matmulWeightCols from '../../shaders/ops/matmul/matmul_weight_cols.wgsl?raw';
 import matmulWeightRows from '../../shaders/ops/matmul/matmul_weight_rows.wgsl?raw';
 import matvec from '../../shaders/ops/matmul/matvec.wgsl?raw';
@@ -63,18 +63,18 @@ export const wgsl = {
   geluBackward: part('ops/elementwise/gelu_backward', geluBackward),
   gelu: part('ops/matmul/gelu', gelu),
   matmul: part('ops/matmul/matmul', matmul),
-  matmulBlockACols: part('ops/matmul/matmul_block_a_cols', matmulBlockACols),
-  matmulBlockARows: part('ops/matmul/matmul_block_a_rows', matmulBlockARows),
-  matmulBlockAScalar: part('ops/matmul/matmul_block_a_scalar', matmulBlockAScalar),
-  matmulBlockBCols: part('ops/matmul/matmul_block_b_cols', matmulBlockBCols),
-  matmulBlockBRows: part('ops/matmul/matmul_block_b_rows', matmulBlockBRows),
-  matmulBlockBScalar: part('ops/matmul/matmul_block_b_scalar', matmulBlockBScalar),
   matmulBlocked: part('ops/matmul/matmul_blocked', matmulBlocked),
   matmulLoadCols: part('ops/matmul/matmul_load_cols', matmulLoadCols),
   matmulLoadHeads: part('ops/matmul/matmul_load_heads', matmulLoadHeads),
   matmulLoadRows: part('ops/matmul/matmul_load_rows', matmulLoadRows),
   matmulOutput: part('ops/matmul/matmul_output', matmulOutput),
   matmulParams: part('ops/matmul/matmul_params', matmulParams),
+  matmulTileACols: part('ops/matmul/matmul_tile_a_cols', matmulTileACols),
+  matmulTileARows: part('ops/matmul/matmul_tile_a_rows', matmulTileARows),
+  matmulTileAScalar: part('ops/matmul/matmul_tile_a_scalar', matmulTileAScalar),
+  matmulTileBCols: part('ops/matmul/matmul_tile_b_cols', matmulTileBCols),
+  matmulTileBRows: part('ops/matmul/matmul_tile_b_rows', matmulTileBRows),
+  matmulTileBScalar: part('ops/matmul/matmul_tile_b_scalar', matmulTileBScalar),
   matmulWeightCols: part('ops/matmul/matmul_weight_cols', matmulWeightCols),
   matmulWeightRows: part('ops/matmul/matmul_weight_rows', matmulWeightRows),
   matvec: part('ops/matmul/matvec', matvec),

@@ -7,7 +7,7 @@
 // Three kernels, chosen per product and adapter (matmulVariant):
 // - matvec (m <= MATVEC_ROWS, every adapter): one invocation per output column, no workgroup memory.
 // - blocked (CPU adapters: SwiftShader, llvmpipe, WARP): barrier-free register blocking, each invocation an
-//   MM_BM x MM_BN block of the result from vec4 loads (matmul_blocked.wgsl). On SwiftShader the cost is about
+//   16 x 16 block of the result in sixteen mat4x4 accumulators from vec4 loads (matmul_blocked.wgsl). On SwiftShader the cost is about
 //   (storage loads per multiply-add) / 0.5e9 + 1 / 4.5e9 seconds per multiply-add, and barriers are expensive, so
 //   big register blocks win: 1024x256x1024 runs at ~6 GFLOP/s here against 0.3 for the tiled kernel.
 // - tiled (GPUs): workgroup-memory tiles (matmul.wgsl), where shared memory and barriers are cheap.
@@ -23,9 +23,8 @@ const MM_WORK = 4;
 /** Up to this many rows (tokens), a product runs on the barrier-free matvec kernel instead of the tiled one. */
 export const MATVEC_ROWS = 4;
 const MATVEC_WORKGROUP = 64;
-/** Largest register block of the blocked kernel: rows, and columns (a multiple of 4). */
-const BLOCK_ROWS = 32;
-const BLOCK_COLS = 16;
+/** Side of the blocked kernel's register block of the result (matmul_blocked.wgsl: 16 x 16). */
+const BLOCK = 16;
 /** Invocations per workgroup of the blocked kernel (a 4 x 4 grid when the result is large enough). */
 const BLOCK_WORKGROUP = 16;
 
@@ -115,17 +114,18 @@ function scalarSources(spec: MatmulSpec): { a: WgslPart; b: WgslPart } {
   };
 }
 
-/** load_a_block and load_b_block of the blocked kernel: vec4 loads where the stored rows are a multiple of 4 long. */
-function blockParts(spec: MatmulSpec): WgslPart[] {
+/** tile_a and tile_b of the blocked kernel: vec4 loads where the stored rows are a multiple of 4 long, else the
+ * scalar sources. */
+function tileParts(spec: MatmulSpec): WgslPart[] {
   const scalar = scalarSources(spec);
   const a = spec.headMajor
-    ? [scalar.a, wgsl.matmulBlockAScalar]
+    ? [scalar.a, wgsl.matmulTileAScalar]
     : spec.transposeA
-      ? (spec.m % 4 === 0 ? [wgsl.matmulBlockACols] : [scalar.a, wgsl.matmulBlockAScalar])
-      : (spec.k % 4 === 0 ? [wgsl.matmulBlockARows] : [scalar.a, wgsl.matmulBlockAScalar]);
+      ? (spec.m % 4 === 0 ? [wgsl.matmulTileACols] : [scalar.a, wgsl.matmulTileAScalar])
+      : (spec.k % 4 === 0 ? [wgsl.matmulTileARows] : [scalar.a, wgsl.matmulTileAScalar]);
   const b = spec.transposeB
-    ? (spec.k % 4 === 0 ? [wgsl.matmulBlockBCols] : [scalar.b, wgsl.matmulBlockBScalar])
-    : (spec.n % 4 === 0 ? [wgsl.matmulBlockBRows] : [scalar.b, wgsl.matmulBlockBScalar]);
+    ? (spec.k % 4 === 0 ? [wgsl.matmulTileBCols] : [scalar.b, wgsl.matmulTileBScalar])
+    : (spec.n % 4 === 0 ? [wgsl.matmulTileBRows] : [scalar.b, wgsl.matmulTileBScalar]);
   return [...a, ...b];
 }
 
@@ -142,13 +142,11 @@ export function planMatmul(spec: MatmulSpec, device: PlanLimits): Dispatch<Matmu
     kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matvec], constants: { MV_ROWS: MATVEC_ROWS, WORKGROUP_SIZE: MATVEC_WORKGROUP } };
     workgroups = [Math.ceil(spec.n / MATVEC_WORKGROUP), 1, 1];
   } else if (variant === 'blocked') {
-    const bm = pow2AtLeast(spec.m, 4, BLOCK_ROWS);
-    const bn = pow2AtLeast(spec.n, 4, BLOCK_COLS);
-    const colBlocks = Math.ceil(spec.n / bn);
+    const colBlocks = Math.ceil(spec.n / BLOCK);
     const wgX = pow2AtLeast(colBlocks, 1, 4);
     const wgY = BLOCK_WORKGROUP / wgX;
-    kernel = { parts: [wgsl.matmulParams, ...blockParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { MM_BM: bm, MM_BN4: bn / 4, MM_WG_X: wgX, MM_WG_Y: wgY } };
-    workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / bm) / wgY), 1];
+    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { MM_WG_X: wgX, MM_WG_Y: wgY } };
+    workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / BLOCK) / wgY), 1];
   } else {
     const tile = matmulTile(spec.n, spec.k);
     kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matmul], constants: { MM_TILE: tile, MM_WORK, MM_ROWS: tile * MM_WORK } };

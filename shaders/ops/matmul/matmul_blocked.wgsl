@@ -1,47 +1,59 @@
 // Register-blocked matrix product for CPU adapters (SwiftShader, llvmpipe, WARP), with the epilogue of
 // matmul_output. No workgroup memory and no barriers: on a CPU adapter a barrier is expensive and "global memory"
-// is RAM behind the CPU's caches, so the cost is the number of storage loads per multiply-add. Each invocation
-// computes an MM_BM x MM_BN block of the result (MM_BN = 4 * MM_BN4) and steps k by 4: it loads an MM_BM x 4
-// block of a and a 4 x MM_BN block of b (load_a_block, load_b_block: vec4 loads where the layout allows) and does
-// MM_BM * MM_BN * 4 multiply-adds from registers, i.e. (MM_BM + MM_BN) loads per 4 * MM_BM * MM_BN products.
-// Every result element sums its k products one at a time in increasing k: the bits do not depend on the block
-// sizes, the workgroup or the adapter's scheduling (a transposed-a product that reduces over tokens is
-// deterministic without atomics).
-// Composed with: matmul_params, a load_a_block part, a load_b_block part, gelu, matmul_output.
-// Needs `const MM_BM` (a multiple of 4), `const MM_BN4`, `const MM_WG_X`, `const MM_WG_Y`.
+// is RAM behind the CPU's caches, so the cost is the number of storage loads per multiply-add (on SwiftShader
+// about loads/0.5e9 + multiply-adds/4.5e9 seconds). Each invocation computes a 16 x 16 block of the result as 4 x 4
+// blocks of 4 x 4, held in sixteen named mat4x4 accumulators (named, not an array: SwiftShader keeps them in
+// registers only when no index is dynamic). Per step of 4 along k it loads 4 blocks of a and 4 of b (vec4 loads
+// where the layout allows: tile_a, tile_b) and does 16 4x4 matrix products: 32 vec4 loads per 1024 multiply-adds.
+// Every result element sums its k products in increasing k, four at a time in a fixed order: the bits depend on
+// the shape alone, not on scheduling (the transposed-a weight gradient, a sum over tokens, needs no atomics).
+// Composed with: matmul_params, a tile_a part, a tile_b part, gelu, matmul_output.
+// Needs `const MM_WG_X`, `const MM_WG_Y` (the workgroup: invocations along columns and rows of blocks).
+//
+// Block convention (column-major WGSL matrices): tile_a(row0, k0) = A^T of the 4 x 4 block of a at (row0, k0), i.e.
+// column i holds a(row0 + i, k0..k0+3); tile_b(col0, k0) = B^T of the block of b at (k0, col0), column kk holding
+// b(k0 + kk, col0..col0+3). Then C^T += B^T A^T = tile_b * tile_a: column i of an accumulator is row i of the
+// block of the result, over 4 columns.
 
-// a_reg[i][kk] = a(row0 + i, k0 + kk); b_reg[kk * MM_BN4 + j][c] = b(k0 + kk, col0 + 4 j + c); zero past k.
-var<private> a_reg: array<vec4<f32>, MM_BM>;
-var<private> b_reg: array<vec4<f32>, 4u * MM_BN4>;
-
-@compute @workgroup_size(MM_WG_X, MM_WG_Y)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let col0 = id.x * 4u * MM_BN4;
-  let row0 = id.y * MM_BM;
-  if (col0 >= params.n || row0 >= params.m) {
-    return;
-  }
-  var acc: array<vec4<f32>, MM_BM * MM_BN4>;
-  for (var k0 = 0u; k0 < params.k; k0 += 4u) {
-    load_a_block(row0, k0);
-    load_b_block(col0, k0);
-    for (var i = 0u; i < MM_BM; i++) {
-      let av = a_reg[i];
-      for (var j = 0u; j < MM_BN4; j++) {
-        var s = acc[i * MM_BN4 + j];
-        s = fma(vec4<f32>(av.x), b_reg[j], s);
-        s = fma(vec4<f32>(av.y), b_reg[MM_BN4 + j], s);
-        s = fma(vec4<f32>(av.z), b_reg[2u * MM_BN4 + j], s);
-        s = fma(vec4<f32>(av.w), b_reg[3u * MM_BN4 + j], s);
-        acc[i * MM_BN4 + j] = s;
+fn store_block(row0: u32, col0: u32, c: mat4x4<f32>) {
+  for (var i = 0u; i < 4u; i++) {
+    if (row0 + i < params.m) {
+      for (var j = 0u; j < 4u; j++) {
+        if (col0 + j < params.n) {
+          store_result(row0 + i, col0 + j, c[i][j]);
+        }
       }
     }
   }
-  let rows = min(MM_BM, params.m - row0);
-  let cols = min(4u * MM_BN4, params.n - col0);
-  for (var i = 0u; i < rows; i++) {
-    for (var c = 0u; c < cols; c++) {
-      store_result(row0 + i, col0 + c, acc[i * MM_BN4 + c / 4u][c % 4u]);
-    }
+}
+
+@compute @workgroup_size(MM_WG_X, MM_WG_Y)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let col0 = id.x * 16u;
+  let row0 = id.y * 16u;
+  if (col0 >= params.n || row0 >= params.m) {
+    return;
   }
+  var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>();
+  var c10 = mat4x4<f32>(); var c11 = mat4x4<f32>(); var c12 = mat4x4<f32>(); var c13 = mat4x4<f32>();
+  var c20 = mat4x4<f32>(); var c21 = mat4x4<f32>(); var c22 = mat4x4<f32>(); var c23 = mat4x4<f32>();
+  var c30 = mat4x4<f32>(); var c31 = mat4x4<f32>(); var c32 = mat4x4<f32>(); var c33 = mat4x4<f32>();
+  for (var k0 = 0u; k0 < params.k; k0 += 4u) {
+    let a0 = tile_a(row0, k0);
+    let a1 = tile_a(row0 + 4u, k0);
+    let a2 = tile_a(row0 + 8u, k0);
+    let a3 = tile_a(row0 + 12u, k0);
+    let b0 = tile_b(col0, k0);
+    let b1 = tile_b(col0 + 4u, k0);
+    let b2 = tile_b(col0 + 8u, k0);
+    let b3 = tile_b(col0 + 12u, k0);
+    c00 += b0 * a0; c01 += b1 * a0; c02 += b2 * a0; c03 += b3 * a0;
+    c10 += b0 * a1; c11 += b1 * a1; c12 += b2 * a1; c13 += b3 * a1;
+    c20 += b0 * a2; c21 += b1 * a2; c22 += b2 * a2; c23 += b3 * a2;
+    c30 += b0 * a3; c31 += b1 * a3; c32 += b2 * a3; c33 += b3 * a3;
+  }
+  store_block(row0, col0, c00); store_block(row0, col0 + 4u, c01); store_block(row0, col0 + 8u, c02); store_block(row0, col0 + 12u, c03);
+  store_block(row0 + 4u, col0, c10); store_block(row0 + 4u, col0 + 4u, c11); store_block(row0 + 4u, col0 + 8u, c12); store_block(row0 + 4u, col0 + 12u, c13);
+  store_block(row0 + 8u, col0, c20); store_block(row0 + 8u, col0 + 4u, c21); store_block(row0 + 8u, col0 + 8u, c22); store_block(row0 + 8u, col0 + 12u, c23);
+  store_block(row0 + 12u, col0, c30); store_block(row0 + 12u, col0 + 4u, c31); store_block(row0 + 12u, col0 + 8u, c32); store_block(row0 + 12u, col0 + 12u, c33);
 }
