@@ -7,9 +7,10 @@
 // Three kernels, chosen per product and adapter (matmulVariant):
 // - matvec (m <= MATVEC_ROWS, every adapter): one invocation per output column, no workgroup memory.
 // - blocked (CPU adapters: SwiftShader, llvmpipe, WARP): barrier-free register blocking, each invocation an
-//   16 x 16 block of the result in sixteen mat4x4 accumulators from vec4 loads (matmul_blocked.wgsl). On SwiftShader the cost is about
+//   32 x 16 block of the result in 32 named mat4x4 accumulators from vec4 loads (matmul_blocked.wgsl). On SwiftShader the cost is about
 //   (storage loads per multiply-add) / 0.5e9 + 1 / 4.5e9 seconds per multiply-add, and barriers are expensive, so
-//   big register blocks win: 1024x256x1024 runs at ~6 GFLOP/s here against 0.3 for the tiled kernel.
+//   big register blocks win: 1024x256x1024 runs at 4-5 GFLOP/s here against 0.3 for the tiled kernel
+//   (16 x 16 blocks: ~4; arrays of accumulators instead of named matrices: 0.2-1.2, SwiftShader spills them).
 // - tiled (GPUs): workgroup-memory tiles (matmul.wgsl), where shared memory and barriers are cheap.
 // All three sum each element's k products one at a time in increasing k, so every result (the transposed-a weight
 // gradient, a reduction over batch x length, included) has the same bits on every run: no atomics anywhere.
@@ -23,8 +24,9 @@ const MM_WORK = 4;
 /** Up to this many rows (tokens), a product runs on the barrier-free matvec kernel instead of the tiled one. */
 export const MATVEC_ROWS = 4;
 const MATVEC_WORKGROUP = 64;
-/** Side of the blocked kernel's register block of the result (matmul_blocked.wgsl: 16 x 16). */
-const BLOCK = 16;
+/** The blocked kernel's register block of the result (matmul_blocked.wgsl): rows x columns. */
+const BLOCK_ROWS = 32;
+const BLOCK_COLS = 16;
 /** Invocations per workgroup of the blocked kernel (a 4 x 4 grid when the result is large enough). */
 const BLOCK_WORKGROUP = 16;
 
@@ -142,11 +144,11 @@ export function planMatmul(spec: MatmulSpec, device: PlanLimits): Dispatch<Matmu
     kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matvec], constants: { MV_ROWS: MATVEC_ROWS, WORKGROUP_SIZE: MATVEC_WORKGROUP } };
     workgroups = [Math.ceil(spec.n / MATVEC_WORKGROUP), 1, 1];
   } else if (variant === 'blocked') {
-    const colBlocks = Math.ceil(spec.n / BLOCK);
+    const colBlocks = Math.ceil(spec.n / BLOCK_COLS);
     const wgX = pow2AtLeast(colBlocks, 1, 4);
     const wgY = BLOCK_WORKGROUP / wgX;
     kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { MM_WG_X: wgX, MM_WG_Y: wgY } };
-    workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / BLOCK) / wgY), 1];
+    workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / BLOCK_ROWS) / wgY), 1];
   } else {
     const tile = matmulTile(spec.n, spec.k);
     kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matmul], constants: { MM_TILE: tile, MM_WORK, MM_ROWS: tile * MM_WORK } };
