@@ -70,16 +70,23 @@ export interface Plan<S extends string = string> {
  * dispatches into a module's plan: e.g. a matmul's `a` becomes the layer's head outputs. Its own scratch buffers
  * get `scratchPrefix` before their names (so two composed plans keep theirs apart).
  */
-export function rebind<S extends string, T extends string>(d: Dispatch<S>, map: Readonly<Record<S, T | ScratchRef | null>>, scratchPrefix = ''): Dispatch<T> {
+export function rebind<S extends string, T extends string>(d: Dispatch<S>, map: Readonly<Partial<Record<S, T | ScratchRef | null>>>, scratchPrefix = ''): Dispatch<T> {
+  // Only the slots this dispatch binds need a mapping (an op's optional slots, such as a matmul's preActivation,
+  // are left out by modules that never bind them); a bound slot without one is a planning bug, reported loudly.
+  const target = (slot: S): T | ScratchRef | null => {
+    const to = map[slot];
+    if (to === undefined) throw new Error(`rebind: slot '${slot}' of a dispatch of ${d.kernel.parts.map((p) => p.name).join('+')} has no mapping`);
+    return to;
+  };
   const buffers: Record<string, T | ScratchRef | null> = {};
   for (const [name, ref] of Object.entries(d.buffers) as [string, S | ScratchRef | null][]) {
-    buffers[name] = ref === null ? null : typeof ref === 'object' ? { scratch: scratchPrefix + ref.scratch } : map[ref];
+    buffers[name] = ref === null ? null : typeof ref === 'object' ? { scratch: scratchPrefix + ref.scratch } : target(ref);
   }
   const params: Record<string, number | IfBound<T>> = {};
   for (const [name, value] of Object.entries(d.params) as [string, number | IfBound<S>][]) {
     if (typeof value === 'number') params[name] = value;
     else {
-      const to = map[value.ifBound];
+      const to = target(value.ifBound);
       params[name] = typeof to === 'string' ? { ifBound: to as T } : to === null ? 0 : 1;
     }
   }

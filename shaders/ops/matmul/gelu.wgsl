@@ -11,3 +11,9 @@ fn erf_approx(z: f32) -> f32 {
 fn gelu(x: f32) -> f32 {
   return 0.5 * x * (1.0 + erf_approx(x * 0.7071067811865476));
 }
+
+// d/dx GELU(x) = Phi(x) + x * phi(x) = (1 + erf(x / sqrt 2)) / 2 + x * exp(-x^2 / 2) / sqrt(2 pi), with the same
+// erf as gelu() above (the backward of the function the forward computes, to f32 resolution).
+fn gelu_grad(x: f32) -> f32 {
+  return 0.5 * (1.0 + erf_approx(x * 0.7071067811865476)) + x * 0.3989422804014327 * exp(-0.5 * x * x);
+}

@@ -1,9 +1,11 @@
 // Tiled matrix product with a fused epilogue: result = [gelu](a @ weight [+ bias]) [+ residual].
-// a [m, k] comes through load_a (composed: matmul_load_rows | matmul_load_heads), weight [k, n] and
-// result [m, n] are row-major. Each workgroup computes a (MM_TILE * MM_WORK) x MM_TILE block of the result:
+// a [m, k] comes through load_a (composed: matmul_load_rows | matmul_load_cols | matmul_load_heads) and
+// weight [k, n] through load_b (matmul_weight_rows | matmul_weight_cols); result [m, n] is row-major.
+// Each workgroup computes a (MM_TILE * MM_WORK) x MM_TILE block of the result:
 // MM_TILE x MM_TILE invocations, each MM_WORK rows of one column, with both operand tiles staged in workgroup
 // memory so that each element of a and weight is read from global memory once per tile instead of once per product.
-// Composed with: matmul_params, one load_a source, gelu, matmul_output. Needs `const MM_TILE`, `const MM_WORK`.
+// This is the kernel for GPUs (workgroup memory is fast there); CPU adapters run matmul_blocked.wgsl.
+// Composed with: matmul_params, one load_a source, one load_b source, gelu, matmul_output. Needs `const MM_TILE`, `const MM_WORK`.
 
 var<workgroup> a_tile: array<array<f32, MM_TILE>, MM_ROWS>;
 var<workgroup> b_tile: array<array<f32, MM_TILE>, MM_TILE>;
@@ -27,7 +29,7 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(local_invocation_id) l
     let kb = k0 + lid.y;
     var wv = 0.0;
     if (kb < params.k && col < params.n) {
-      wv = weight[kb * params.n + col];
+      wv = load_b(kb, col);
     }
     b_tile[lid.y][lid.x] = wv;
     workgroupBarrier();

@@ -1,19 +1,8 @@
 // LayerNorm over the last dimension: result[r, :] = (x[r, :] - mean) / sqrt(var + eps) * gamma + beta
 // (biased variance, as torch.nn.LayerNorm). One workgroup per row (grid-stride over rows, so any row count
-// fits the dispatch limit); two passes over the row (mean, then centred variance) for accuracy.
-// Needs `const LN_THREADS` (a power of two).
-
-struct LayerNormParams {
-  rows: u32,
-  width: u32,
-  eps: f32,
-}
-
-var<uniform> params: LayerNormParams;
-var<storage, read> x: array<f32>;
-var<storage, read> gamma: array<f32>;
-var<storage, read> beta: array<f32>;
-var<storage, read_write> result: array<f32>;
+// fits the dispatch limit); two passes over the row (mean, then centred variance) for accuracy. The kernel for
+// GPUs; CPU adapters run layer_norm_rows.wgsl (no barriers).
+// Composed after layer_norm_io. Needs `const LN_THREADS` (a power of two).
 
 var<workgroup> partial: array<f32, LN_THREADS>;
 
@@ -46,9 +35,12 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(num_workgroups) groups
       let d = x[base + j] - mean;
       sq += d * d;
     }
-    let inv = inverseSqrt(row_sum(t, sq) / f32(n) + params.eps);
+    let rstd = inverseSqrt(row_sum(t, sq) / f32(n) + params.eps);
     for (var j = t; j < n; j += LN_THREADS) {
-      result[base + j] = (x[base + j] - mean) * inv * gamma[j] + beta[j];
+      store_normalized(base + j, j, mean, rstd);
+    }
+    if (t == 0u) {
+      store_stats(r, mean, rstd);
     }
   }
 }

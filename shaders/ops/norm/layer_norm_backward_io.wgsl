@@ -1,0 +1,15 @@
+// Parameters and inputs shared by the LayerNorm backward kernels (layer_norm_backward.wgsl: dX;
+// layer_norm_param_grads.wgsl: dGamma, dBeta partials): the gradient of the output, the forward's input and the
+// per-row mean and rstd the forward saved (row_stats: means at [0, rows), rstds at [rows, 2 rows).
+
+struct LayerNormBackwardParams {
+  rows: u32,
+  width: u32,
+  chunk_rows: u32,
+  accumulate: u32, // layer_norm_backward: result += dX
+}
+
+var<uniform> params: LayerNormBackwardParams;
+var<storage, read> grad: array<f32>;
+var<storage, read> x: array<f32>;
+var<storage, read> row_stats: array<f32>;
