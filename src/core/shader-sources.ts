@@ -1,6 +1,18 @@
 // Every WGSL source of the package, as named parts (the name is the file's path under shaders/). Kernels are
 // composed from these on the host (src/core/compose.ts); the build inlines them as text.
 import type { WgslPart } from './compose.js';
+import gradCarry from '../../shaders/ops/attention/grad_carry.wgsl?raw';
+import gradEndParams from '../../shaders/ops/attention/grad_end_params.wgsl?raw';
+import gradFinish from '../../shaders/ops/attention/grad_finish.wgsl?raw';
+import loadGrad from '../../shaders/ops/attention/load_grad.wgsl?raw';
+import lseBackward from '../../shaders/ops/attention/lse_backward.wgsl?raw';
+import rowsF32 from '../../shaders/ops/attention/rows_f32.wgsl?raw';
+import rowsVec4 from '../../shaders/ops/attention/rows_vec4.wgsl?raw';
+import scoreGradDirect from '../../shaders/ops/attention/score_grad_direct.wgsl?raw';
+import scoreGradPartial from '../../shaders/ops/attention/score_grad_partial.wgsl?raw';
+import storeGrads from '../../shaders/ops/attention/store_grads.wgsl?raw';
+import storeStats from '../../shaders/ops/attention/store_stats.wgsl?raw';
+import sumPartials from '../../shaders/ops/attention/sum_partials.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
 import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import loadTokens from '../../shaders/ops/attention/load_tokens.wgsl?raw';
@@ -42,6 +54,18 @@ export const wgsl = {
   storeOutputs: part('ops/attention/store_outputs', storeOutputs),
   valuesF32: part('ops/attention/values_f32', valuesF32),
   valuesVec4: part('ops/attention/values_vec4', valuesVec4),
+  gradCarry: part('ops/attention/grad_carry', gradCarry),
+  gradEndParams: part('ops/attention/grad_end_params', gradEndParams),
+  gradFinish: part('ops/attention/grad_finish', gradFinish),
+  loadGrad: part('ops/attention/load_grad', loadGrad),
+  lseBackward: part('ops/attention/lse_backward', lseBackward),
+  rowsF32: part('ops/attention/rows_f32', rowsF32),
+  rowsVec4: part('ops/attention/rows_vec4', rowsVec4),
+  scoreGradDirect: part('ops/attention/score_grad_direct', scoreGradDirect),
+  scoreGradPartial: part('ops/attention/score_grad_partial', scoreGradPartial),
+  storeGrads: part('ops/attention/store_grads', storeGrads),
+  storeStats: part('ops/attention/store_stats', storeStats),
+  sumPartials: part('ops/attention/sum_partials', sumPartials),
   gelu: part('ops/matmul/gelu', gelu),
   matmul: part('ops/matmul/matmul', matmul),
   matmulLoadHeads: part('ops/matmul/matmul_load_heads', matmulLoadHeads),
