@@ -13,6 +13,7 @@ import scoreGradPartial from '../../shaders/ops/attention/score_grad_partial.wgs
 import storeGrads from '../../shaders/ops/attention/store_grads.wgsl?raw';
 import storeStats from '../../shaders/ops/attention/store_stats.wgsl?raw';
 import sumPartials from '../../shaders/ops/attention/sum_partials.wgsl?raw';
+import statsRead from '../../shaders/ops/attention/stats_read.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
 import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import loadTokens from '../../shaders/ops/attention/load_tokens.wgsl?raw';
@@ -66,6 +67,7 @@ export const wgsl = {
   storeGrads: part('ops/attention/store_grads', storeGrads),
   storeStats: part('ops/attention/store_stats', storeStats),
   sumPartials: part('ops/attention/sum_partials', sumPartials),
+  statsRead: part('ops/attention/stats_read', statsRead),
   gelu: part('ops/matmul/gelu', gelu),
   matmul: part('ops/matmul/matmul', matmul),
   matmulLoadHeads: part('ops/matmul/matmul_load_heads', matmulLoadHeads),

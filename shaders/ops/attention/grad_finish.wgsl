@@ -32,10 +32,10 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     m0 = initial_state[base].x;
     u0 = initial_state[base].y;
   }
-  let write = params.write_grad_initial != 0u;
+  let write_initial = params.write_grad_initial != 0u;
   let has_grad_final = params.has_grad_final != 0u;
-  if (!(last.y > 0.0)) {
-    if (write) {
+  if (last.y <= 0.0) {
+    if (write_initial) {
       for (var q = 0u; q < 1u + vecs; q++) {
         var g = vec4<f32>();
         if (has_grad_final) {
@@ -55,7 +55,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     }
   }
   var dm0 = 0.0;
-  if (write) {
+  if (write_initial) {
     var eps = 0.0;
     if (has_initial && first.y > 0.0) {
       eps = exp(min(m0 - first.x, 0.0)) / first.y;
@@ -73,7 +73,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     grad_initial_state[base] = vec4<f32>(dm0, du0, 0.0, 0.0);
   }
-  if (has_grad_final && !(has_initial && m0 >= last.x)) {
+  let max_is_initial = has_initial && m0 >= last.x;
+  if (has_grad_final && !max_is_initial) {
     // The first position whose m reached m_N: lo = the smallest i with stats[i].x >= m_N.
     var lo = 0u;
     var hi = n - 1u;

@@ -12,7 +12,7 @@ fn load_element(b: u32, j: u32, channel_block: u32) -> Elem {
   let i = position_of(j);
   let row = b * params.count + i;
   let st = stats[row];
-  if (!(st.y > 0.0)) {
+  if (st.y <= 0.0) {
     e.l = NO_PASS;
     return e;
   }

@@ -56,9 +56,6 @@ fn elem_set_lane(e: ptr<function, Elem>, k: u32, v: vec4<f32>) {
   (*e).a[k] = v;
 }
 
-// What the backward's source and sink share: the forward's (m, u) per position (store_stats.wgsl).
-var<storage, read> stats: array<vec2<f32>>;
-
 // Scan element j is position N-1-j.
 fn position_of(j: u32) -> u32 {
   return params.count - 1u - j;

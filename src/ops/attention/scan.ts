@@ -219,7 +219,7 @@ export interface PrefixAttentionOptions extends Omit<PrefixScanOptions, 'outputs
   initialState?: ScanState;
 }
 
-function checkInput(input: PrefixAttentionInput, options: PrefixAttentionOptions): void {
+export function checkInput(input: PrefixAttentionInput, options: PrefixAttentionOptions): void {
   if (typeof input !== 'object' || input === null) throw new TypeError('input must be an object { scores, values, batch, length, headDim }');
   checkObject('options', options, '(PrefixAttentionOptions)');
   const batch = checkInteger('input.batch', input.batch, 0);
