@@ -4,6 +4,7 @@ import { rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import * as esbuild from 'esbuild';
 import { wgslRawPlugin } from './wgsl-plugin.mjs';
+import './shader-sources.mjs'; // regenerates src/core/shader-sources.ts first
 
 await rm('dist', { recursive: true, force: true });
 await esbuild.build({

@@ -21,3 +21,5 @@ export { referenceLmForward, referenceCrossEntropy, referenceLmBackward } from '
 export type { ReferenceLmConfig } from './reference/language-model.js';
 export { referenceAdamWStep, referenceAdamWState, referenceClipGradNorm, referenceDecays } from './reference/adamw.js';
 export type { ReferenceAdamWOptions, ReferenceAdamWState } from './reference/adamw.js';
+export { prefixAttentionBackward, PrefixScanBackward, planPrefixScanBackward } from './ops/attention/backward.js';
+export type { PrefixAttentionBackwardInput, PrefixAttentionBackwardOptions, PrefixAttentionBackwardResult, PrefixScanBackwardOptions, PrefixScanBackwardBuffers } from './ops/attention/backward.js';

@@ -1,5 +1,5 @@
 // Reduction of one chunk of one sequence to a single state, for one block of channels: each invocation folds
-// a strided share of the chunk, then a tree in workgroup memory folds the invocations. It is the first phase
+// a contiguous share of the chunk, then a tree in workgroup memory folds the invocations. It is the first phase
 // of reduce-then-scan (chunk totals for the level above) and all of a many-to-one pass.
 //
 // Composed with: an operator (the Elem interface, e.g. ops/attention/lse_combine), state_layout, scan_params, workgroup_reduce, state_store(out_states), store_states
@@ -14,8 +14,12 @@ fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(local_invocation_index
   let chunk_length = params.tiles_per_chunk * TILE;
   let start = chunk * chunk_length;
   let end = min(start + chunk_length, params.count);
+  // Each invocation folds a contiguous run, in order, and workgroup_reduce folds the runs in order: the operator
+  // need not be commutative (the backward's is not).
+  let per = (chunk_length + WORKGROUP_SIZE - 1u) / WORKGROUP_SIZE;
   var acc = elem_identity();
-  for (var i = start + t; i < end; i += WORKGROUP_SIZE) {
+  let run_end = min(start + (t + 1u) * per, end);
+  for (var i = start + t * per; i < run_end; i++) {
     acc = elem_combine(acc, load_element(b, i, channel_block));
   }
   let total = workgroup_reduce(t, acc);

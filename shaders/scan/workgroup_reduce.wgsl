@@ -7,10 +7,12 @@ var<workgroup> reduce_tile: array<Elem, WORKGROUP_SIZE>;
 // must call it (it has barriers).
 fn workgroup_reduce(t: u32, own: Elem) -> Elem {
   reduce_tile[t] = own;
-  for (var width = WORKGROUP_SIZE / 2u; width > 0u; width /= 2u) {
+  // Adjacent pairs at every level (t with t + stride), so the order of the states is kept: the operator need not
+  // be commutative.
+  for (var stride = 1u; stride < WORKGROUP_SIZE; stride *= 2u) {
     workgroupBarrier();
-    if (t < width) {
-      reduce_tile[t] = elem_combine(reduce_tile[t], reduce_tile[t + width]);
+    if (t % (2u * stride) == 0u) {
+      reduce_tile[t] = elem_combine(reduce_tile[t], reduce_tile[t + stride]);
     }
   }
   workgroupBarrier();

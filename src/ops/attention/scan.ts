@@ -2,6 +2,7 @@
 // typed-array call. The passes come from the generic scan skeleton (src/scan/skeleton.ts) with the attention
 // operator: lse_combine, tokens (s, 1, v) as elements, o = w / u as each position's result. Many-to-one reduces
 // every sequence to its total and finishes with finish_state.
+import { instantiate } from '../../core/compose.js';
 import { type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
 import { wgsl } from '../../core/shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
@@ -28,6 +29,9 @@ export interface PrefixScanOptions extends ChunkOptions {
   outputs?: 'all' | 'last';
   /** 'auto' (default) picks by adapter and shape; the others force a schedule (tests exercise each). */
   schedule?: 'auto' | ScanSchedule;
+  /** Also write, per position, the forward state's (m, u) to `buffers.stats` ([batch, length] vec2 f32): what
+   * PrefixScanBackward needs. Many-to-many only. */
+  saveStats?: boolean;
 }
 
 /** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts as in the README. */
@@ -39,6 +43,8 @@ export interface PrefixScanBuffers {
   initialState?: GPUBuffer;
   /** Receives the state after the last token. */
   finalState?: GPUBuffer;
+  /** With options.saveStats: receives (m_i, u_i) per position, [batch, length] vec2 f32 (8 bytes a position). */
+  stats?: GPUBuffer;
 }
 
 /** The buffers a scan plan binds at encode time. */
@@ -49,7 +55,15 @@ export const valueRows = (config: KernelConfig) => (config.rows === 'vec4' ? wgs
 export const outputRows = (config: KernelConfig) => (config.rows === 'vec4' ? wgsl.outputsVec4 : wgsl.outputsF32);
 
 /** The attention operator over tokens (s, 1, v), writing o = w / u rows: the forward scan of prefixAttention. */
-export function attentionOperator(config: KernelConfig): ScanOperator<ScanSlot> {
+export function attentionOperator(config: KernelConfig, saveStats = false): ScanOperator<ScanSlot> {
+  if (saveStats) {
+    return {
+      common: [wgsl.lseCombine],
+      constants: {},
+      source: { parts: [valueRows(config), wgsl.loadTokens], buffers: { scores: 'scores', values: 'values' } },
+      sink: { parts: [outputRows(config), storeOutputsRenamed, wgsl.storeStats], buffers: { outputs: 'output', stats: 'stats' } },
+    };
+  }
   return {
     common: [wgsl.lseCombine],
     constants: {},
@@ -57,6 +71,9 @@ export function attentionOperator(config: KernelConfig): ScanOperator<ScanSlot> 
     sink: { parts: [outputRows(config), wgsl.storeOutputs], buffers: { outputs: 'output' } },
   };
 }
+
+/** store_outputs.wgsl with its store_prefix renamed store_prefix_outputs, for store_stats.wgsl to call. */
+const storeOutputsRenamed = instantiate(wgsl.storeOutputs, 'store_prefix', 'store_prefix_outputs', ['store_prefix_outputs']);
 
 /** The device facts a plan depends on. */
 export interface PlanLimits {
@@ -68,7 +85,8 @@ export interface PlanLimits {
 export function planPrefixScan(shape: ScanShape, options: PrefixScanOptions, device: PlanLimits): Plan<ScanSlot> & { schedule: ScanSchedule; config: KernelConfig } {
   const config = kernelConfig(device.limits, shape.headDim);
   const schedule = chooseSchedule(options.schedule ?? 'auto', device.cpu, shape.batch * config.blocks, options.targetWorkgroups);
-  const op = attentionOperator(config);
+  const saveStats = options.saveStats === true && (options.outputs ?? 'all') === 'all';
+  const op = attentionOperator(config, saveStats);
   const geometry = { sequences: shape.batch, count: shape.length, channels: shape.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension };
   const optional: ScanSlot[] = ['initialState', 'finalState'];
   if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
@@ -99,6 +117,7 @@ export class PrefixScan {
     readonly config: KernelConfig,
     readonly schedule: ScanSchedule,
     private readonly prepared: PreparedPlan<ScanSlot>,
+    readonly saveStats = false,
   ) {}
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
@@ -111,6 +130,8 @@ export class PrefixScan {
     checkInteger('shape.length', shape.length, 0);
     checkInteger('shape.headDim', shape.headDim, 1, 16 * maxGroups);
     const outputs = checkOneOf('options.outputs', options.outputs ?? 'all', ['all', 'last'] as const);
+    if (options.saveStats !== undefined && typeof options.saveStats !== 'boolean') throw new TypeError(`options.saveStats must be a boolean, got ${typeof options.saveStats}`);
+    if (options.saveStats && outputs !== 'all') throw new RangeError("options.saveStats needs outputs 'all' (stats are per position)");
     checkOneOf('options.schedule', options.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
     if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
     if (options.targetWorkgroups !== undefined) checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
@@ -118,7 +139,7 @@ export class PrefixScan {
     checkBufferSizes(`shape batch ${shape.batch} x length ${shape.length} x headDim ${shape.headDim}`,
       scanBufferBytes(shape, outputs, plan.schedule === 'parallel' ? plan.config.tile : 0), bufferLimit(device.limits));
     const prepared = await PreparedPlan.create(device, plan, 'aaren scan');
-    return new PrefixScan(device, { ...shape }, outputs, plan.config, plan.schedule, prepared);
+    return new PrefixScan(device, { ...shape }, outputs, plan.config, plan.schedule, prepared, options.saveStats === true);
   }
 
   /** Floats of `output`: batch * length * headDim ('all') or batch * headDim ('last'). */
@@ -150,10 +171,11 @@ export class PrefixScan {
     };
     if (buffers.initialState !== undefined) resolved.initialState = checkStorageBuffer('buffers.initialState', buffers.initialState, this.stateBytes);
     if (buffers.finalState !== undefined) resolved.finalState = checkStorageBuffer('buffers.finalState', buffers.finalState, this.stateBytes);
+    if (this.saveStats) resolved.stats = checkStorageBuffer('buffers.stats', buffers.stats, batch * length * 8);
     if (this.outputs === 'last' && !resolved.finalState) {
       throw new TypeError("buffers.finalState is required when outputs is 'last' (it receives the final state)");
     }
-    checkNoAliasing('buffers', resolved, ['output', 'finalState'], ['scores', 'values', 'initialState', 'output']);
+    checkNoAliasing('buffers', resolved, ['finalState', 'stats', 'output'], ['scores', 'values', 'initialState', 'output', 'finalState']);
     if (this.prepared.plan.dispatches.length === 0) return;
     const pass = encoder.beginComputePass({ label: 'aaren prefix scan' });
     this.prepared.encode(pass, resolved);
@@ -197,7 +219,7 @@ export interface PrefixAttentionOptions extends Omit<PrefixScanOptions, 'outputs
   initialState?: ScanState;
 }
 
-function checkInput(input: PrefixAttentionInput, options: PrefixAttentionOptions): void {
+export function checkInput(input: PrefixAttentionInput, options: PrefixAttentionOptions): void {
   if (typeof input !== 'object' || input === null) throw new TypeError('input must be an object { scores, values, batch, length, headDim }');
   checkObject('options', options, '(PrefixAttentionOptions)');
   const batch = checkInteger('input.batch', input.batch, 0);

@@ -1,0 +1,358 @@
+// The backward of the log-sum-exp prefix scan as ONE reverse scan over the generic skeleton (src/scan/skeleton.ts),
+// GPU-resident (the caller's buffers and encoder, no readback) and as a typed-array call. The math is that of
+// src/reference/scan-backward.ts: with the forward's (m_i, u_i) per position (PrefixScan option saveStats),
+//   c_i = (a_i, b_i) = (g_i, g_i . o_i) + lambda_i c_{i+1},   lambda_i = (u_i / u_{i+1}) e^{m_i - m_{i+1}},
+//   dv_i = pi_i a_i,   ds_i = pi_i (v_i . a_i - b_i),   pi_i = e^{s_i - m_i} / u_i,
+// scanned right to left with the operator of shaders/ops/attention/lse_backward.wgsl (elements (log lambda_i, x_i)).
+//
+// Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), the scan
+// (every schedule of the skeleton: recurrent, sequential, parallel reduce-then-scan, right to left through the
+// element source's and sink's index mapping), sum_partials when headDim > 16 (several channel blocks: each block
+// writes its share of ds = pi (v . a) over its channels, minus pi b in block 0, to a scratch [blocks, batch, length]
+// and a tiny kernel adds the shares: v . a needs every channel and a workgroup owns one block), and grad_finish (the
+// max's share of the final-state gradient to the first argmax token or m0, and the initial state's gradient from
+// c_1, the scan's total).
+import { instantiate } from '../../core/compose.js';
+import { type Dispatch, type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
+import { wgsl } from '../../core/shader-sources.js';
+import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
+import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
+import { checkDevice, checkLiveDevice, isCpuAdapter, runGpuCall } from '../../core/device.js';
+import { SCAN_SCHEDULES, chooseSchedule, kernelConfig, planScan, type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule } from '../../scan/skeleton.js';
+import { packState, stateBytes, stateStrideFloats, type ScanState } from './state.js';
+import {
+  PrefixScan, checkEncoder, checkInput, checkNoAliasing, outputRows, valueRows,
+  type PlanLimits, type PrefixAttentionInput, type ScanShape,
+} from './scan.js';
+
+export interface PrefixScanBackwardOptions extends ChunkOptions {
+  /** 'auto' (default) picks by adapter and shape, as the forward does; the others force a schedule. */
+  schedule?: 'auto' | ScanSchedule;
+}
+
+/** Buffers for PrefixScanBackward.encode; all need STORAGE usage. */
+export interface PrefixScanBackwardBuffers {
+  /** The forward's inputs: scores [batch, length] (-Infinity masks), values [batch, length, headDim]. */
+  scores: GPUBuffer;
+  values: GPUBuffer;
+  /** The forward's outputs [batch, length, headDim] and stats ([batch, length] vec2 (m, u): PrefixScan saveStats). */
+  output: GPUBuffer;
+  stats: GPUBuffer;
+  /** dLoss/d(output) [batch, length, headDim]. */
+  gradOutput: GPUBuffer;
+  /** Receive dLoss/d(scores) [batch, length] and dLoss/d(values) [batch, length, headDim]. */
+  gradScores: GPUBuffer;
+  gradValues: GPUBuffer;
+  /** The state the forward continued from (batch states, state.ts layout), when it did. */
+  initialState?: GPUBuffer;
+  /** dLoss/d(final state) (m, u, w per sequence, state layout): a gradient arriving through the final state. */
+  gradFinalState?: GPUBuffer;
+  /** Receives dLoss/d(initial state) as (dm, du, dw) per sequence in the state layout. */
+  gradInitialState?: GPUBuffer;
+}
+
+/** The buffers a backward plan binds: the caller's, and gradCarry / gradFirst (the scan's ends, made by the class). */
+export type BackwardSlot = keyof PrefixScanBackwardBuffers | 'gradCarry' | 'gradFirst';
+
+/** The backward operator: elements (log lambda_i, g_i, D_i) right to left, writing dv and (shares of) ds. */
+export function backwardOperator(config: KernelConfig): ScanOperator<BackwardSlot> {
+  const rows = config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32;
+  const partial = config.blocks > 1;
+  return {
+    common: [wgsl.lseBackward],
+    constants: {},
+    source: {
+      parts: [wgsl.statsRead, instantiate(rows, 'ROWS', 'grad_output', ['grad_output_load4']), instantiate(rows, 'ROWS', 'forward_output', ['forward_output_load4']), wgsl.loadGrad],
+      buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output' },
+    },
+    sink: {
+      parts: [valueRows(config), outputRows(config), partial ? wgsl.scoreGradPartial : wgsl.scoreGradDirect, wgsl.storeGrads],
+      buffers: { values: 'values', outputs: 'gradValues', scores: 'scores', ...(partial ? { ds_partials: { scratch: 'ds partials' } } : { grad_scores: 'gradScores' }) },
+    },
+  };
+}
+
+/** The passes of the backward of a scan of `shape` (pure: a test reads them without a device). */
+export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBackwardOptions, device: PlanLimits): Plan<BackwardSlot> & { schedule: ScanSchedule; config: KernelConfig } {
+  const config = kernelConfig(device.limits, shape.headDim);
+  const schedule = chooseSchedule(options.schedule ?? 'auto', device.cpu, shape.batch * config.blocks, options.targetWorkgroups);
+  const optional: BackwardSlot[] = ['initialState', 'gradFinalState', 'gradInitialState'];
+  if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
+  const { batch, length, headDim } = shape;
+  const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+  const geometry = { sequences: batch, count: length, channels: headDim, config, maxGroups };
+  const ends = { batch, count: length, head_dim: headDim, has_initial: { ifBound: 'initialState' as const }, has_grad_final: { ifBound: 'gradFinalState' as const }, write_grad_initial: { ifBound: 'gradInitialState' as const } };
+  const endGroups: [number, number, number] = [Math.ceil(batch / 64), 1, 1];
+  const carry: Dispatch<BackwardSlot> = {
+    kernel: { parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, wgsl.gradCarry], constants: {} },
+    params: ends,
+    buffers: { stats: 'stats', grad_final_state: 'gradFinalState', grad_carry: 'gradCarry' },
+    workgroups: endGroups,
+  };
+  const scan = planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
+  const dispatches: Dispatch<BackwardSlot>[] = [carry, ...scan.dispatches];
+  const scratch: Record<string, number> = { ...scan.scratch };
+  if (config.blocks > 1) {
+    const rows = batch * length;
+    scratch['ds partials'] = config.blocks * rows * 4;
+    const groups = Math.ceil(rows / 64);
+    const x = Math.min(groups, maxGroups);
+    dispatches.push({
+      kernel: { parts: [wgsl.scanParams, wgsl.sumPartials], constants: {} },
+      params: { batch, count: length, head_dim: headDim, tiles_per_chunk: config.blocks, chunks: x, has_carry: 0, write_final: 0 },
+      buffers: { ds_partials: { scratch: 'ds partials' }, grad_scores: 'gradScores' },
+      workgroups: [x, Math.ceil(groups / x), 1],
+    });
+  }
+  const rows = config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32;
+  const finish: Kernel = {
+    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, instantiate(rows, 'ROWS', 'forward_output', ['forward_output_load4']), wgsl.gradFinish],
+    constants: {},
+  };
+  dispatches.push({
+    kernel: finish,
+    params: ends,
+    buffers: {
+      stats: 'stats', forward_output: 'output', initial_state: 'initialState', grad_final_state: 'gradFinalState',
+      grad_first: 'gradFirst', grad_scores: 'gradScores', grad_initial_state: 'gradInitialState',
+    },
+    workgroups: endGroups,
+  });
+  return { dispatches, scratch, optional, schedule, config };
+}
+
+/** Bytes of every buffer a backward of `shape` makes or binds (each rounded as createStorageBuffer rounds). */
+export function backwardBufferBytes(shape: ScanShape, config: KernelConfig, parallel: boolean): Record<string, number> {
+  const { batch, length, headDim } = shape;
+  const sizes: Record<string, number> = {
+    scores: bufferBytes(batch * length * 4),
+    rows: bufferBytes(batch * length * headDim * 4),
+    stats: bufferBytes(batch * length * 8),
+    state: bufferBytes(stateBytes(batch, headDim)),
+  };
+  if (config.blocks > 1) sizes['ds partials'] = bufferBytes(config.blocks * batch * length * 4);
+  if (parallel) sizes['chunk states'] = bufferBytes(stateBytes(batch * Math.ceil(length / config.tile), headDim));
+  return sizes;
+}
+
+/** The backward of a PrefixScan of one shape, recorded into the caller's encoder (no submit, no readback). */
+export class PrefixScanBackward {
+  private destroyed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    readonly shape: Readonly<ScanShape>,
+    readonly config: KernelConfig,
+    readonly schedule: ScanSchedule,
+    private readonly prepared: PreparedPlan<BackwardSlot>,
+    private readonly ends: { gradCarry: GPUBuffer; gradFirst: GPUBuffer },
+  ) {}
+
+  /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
+  static async create(device: GPUDevice, shape: ScanShape, options: PrefixScanBackwardOptions = {}): Promise<PrefixScanBackward> {
+    await checkLiveDevice('device', device);
+    checkObject('shape', shape, '{ batch, length, headDim }');
+    checkObject('options', options, '(PrefixScanBackwardOptions)');
+    const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+    checkInteger('shape.batch', shape.batch, 0, 64 * maxGroups);
+    checkInteger('shape.length', shape.length, 0);
+    checkInteger('shape.headDim', shape.headDim, 1, 16 * maxGroups);
+    checkOneOf('options.schedule', options.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
+    if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
+    if (options.targetWorkgroups !== undefined) checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
+    const plan = planPrefixScanBackward(shape, options, { limits: device.limits, cpu: isCpuAdapter(device) });
+    if (shape.batch > maxGroups && plan.dispatches.length > 0) {
+      throw new RangeError(`shape.batch ${shape.batch}: the scan dispatches one workgroup row per sequence, at most ${maxGroups}`);
+    }
+    checkBufferSizes(`shape batch ${shape.batch} x length ${shape.length} x headDim ${shape.headDim}`,
+      backwardBufferBytes(shape, plan.config, plan.schedule === 'parallel'), bufferLimit(device.limits));
+    const prepared = await PreparedPlan.create(device, plan, 'aaren scan backward');
+    const bytes = Math.max(16, stateBytes(shape.batch, shape.headDim));
+    const ends = { gradCarry: createStorageBuffer(device, bytes, 'aaren backward carry'), gradFirst: createStorageBuffer(device, bytes, 'aaren backward first') };
+    return new PrefixScanBackward(device, { ...shape }, plan.config, plan.schedule, prepared, ends);
+  }
+
+  /** Bytes of a state buffer for this batch (initialState, gradFinalState, gradInitialState). */
+  get stateBytes(): number {
+    return stateBytes(this.shape.batch, this.shape.headDim);
+  }
+
+  /**
+   * Records the backward into the caller's encoder (one compute pass). gradScores and gradValues are written in
+   * full (0 for masked tokens); gradInitialState when bound (with length 0 nothing is recorded: the gradient of the
+   * final state is that of the initial state).
+   */
+  encode(encoder: GPUCommandEncoder, buffers: PrefixScanBackwardBuffers): void {
+    if (this.destroyed) throw new TypeError('PrefixScanBackward.encode: this PrefixScanBackward was destroyed; create a new one');
+    checkDevice('PrefixScanBackward.device', this.device);
+    checkEncoder(encoder);
+    checkObject('buffers', buffers, '{ scores, values, output, stats, gradOutput, gradScores, gradValues, initialState?, gradFinalState?, gradInitialState? }');
+    const { batch, length, headDim } = this.shape;
+    const rowBytes = batch * length * headDim * 4;
+    const resolved: Partial<Record<BackwardSlot, GPUBuffer>> = {
+      scores: checkStorageBuffer('buffers.scores', buffers.scores, batch * length * 4),
+      values: checkStorageBuffer('buffers.values', buffers.values, rowBytes),
+      output: checkStorageBuffer('buffers.output', buffers.output, rowBytes),
+      stats: checkStorageBuffer('buffers.stats', buffers.stats, batch * length * 8),
+      gradOutput: checkStorageBuffer('buffers.gradOutput', buffers.gradOutput, rowBytes),
+      gradScores: checkStorageBuffer('buffers.gradScores', buffers.gradScores, batch * length * 4),
+      gradValues: checkStorageBuffer('buffers.gradValues', buffers.gradValues, rowBytes),
+      gradCarry: this.ends.gradCarry,
+      gradFirst: this.ends.gradFirst,
+    };
+    for (const name of ['initialState', 'gradFinalState', 'gradInitialState'] as const) {
+      if (buffers[name] !== undefined) resolved[name] = checkStorageBuffer(`buffers.${name}`, buffers[name], this.stateBytes);
+    }
+    checkNoAliasing('buffers', resolved, ['gradScores', 'gradValues', 'gradInitialState'],
+      ['scores', 'values', 'output', 'stats', 'gradOutput', 'gradScores', 'gradValues', 'initialState', 'gradFinalState', 'gradInitialState']);
+    if (this.prepared.plan.dispatches.length === 0) return;
+    const pass = encoder.beginComputePass({ label: 'aaren prefix scan backward' });
+    this.prepared.encode(pass, resolved);
+    pass.end();
+  }
+
+  /** Releases the scratch, uniform and end buffers; pipelines stay cached for the device. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.prepared.destroy();
+    this.ends.gradCarry.destroy();
+    this.ends.gradFirst.destroy();
+  }
+}
+
+export interface PrefixAttentionBackwardInput extends PrefixAttentionInput {
+  /** dLoss/d(output) [batch, length, headDim]; finite. */
+  gradOutput: Float32Array;
+}
+
+export interface PrefixAttentionBackwardOptions extends PrefixScanBackwardOptions {
+  /** The state the forward continues from; gradInitialState is then returned. */
+  initialState?: ScanState;
+  /** dLoss/d(final state): (m, u, w) per sequence (e.g. the gradInitialState of the next block). */
+  gradFinalState?: ScanState;
+}
+
+export interface PrefixAttentionBackwardResult {
+  /** The forward's outputs [batch, length, headDim]. */
+  output: Float32Array;
+  /** [batch, length] */
+  gradScores: Float32Array;
+  /** [batch, length, headDim] */
+  gradValues: Float32Array;
+  /** dLoss/d(initial state) as a ScanState holding (dm, du, dw): present when options.initialState is given. */
+  gradInitialState?: ScanState;
+}
+
+function checkGradFinalState(state: unknown, batch: number, headDim: number): void {
+  checkObject('options.gradFinalState', state, '{ batch, headDim, m, u, w } (a ScanState)');
+  const s = state as ScanState;
+  if (s.batch !== batch || s.headDim !== headDim) {
+    throw new RangeError(`options.gradFinalState is for batch ${s.batch} x headDim ${s.headDim}, the input is batch ${batch} x headDim ${headDim}`);
+  }
+  checkFloat32Array('options.gradFinalState.m', s.m, batch, 'batch');
+  checkFloat32Array('options.gradFinalState.u', s.u, batch, 'batch');
+  checkFloat32Array('options.gradFinalState.w', s.w, batch * headDim, 'batch x headDim');
+  checkFinite('options.gradFinalState.m', s.m);
+  checkFinite('options.gradFinalState.u', s.u);
+  checkFinite('options.gradFinalState.w', s.w);
+}
+
+function sliceState(state: ScanState, from: number, count: number): ScanState {
+  const d = state.headDim;
+  return { batch: count, headDim: d, m: state.m.slice(from, from + count), u: state.u.slice(from, from + count), w: state.w.slice(from * d, (from + count) * d) };
+}
+
+/** Unpacks (dm, du, dw) from the state layout, keeping dm as it is (unpackState maps u = 0 to m = -Infinity). */
+function unpackGradient(packed: Float32Array, batch: number, headDim: number): ScanState {
+  const stride = stateStrideFloats(headDim);
+  const g: ScanState = { batch, headDim, m: new Float32Array(batch), u: new Float32Array(batch), w: new Float32Array(batch * headDim) };
+  for (let b = 0; b < batch; b++) {
+    g.m[b] = packed[b * stride]!;
+    g.u[b] = packed[b * stride + 1]!;
+    g.w.set(packed.subarray(b * stride + 4, b * stride + 4 + headDim), b * headDim);
+  }
+  return g;
+}
+
+/**
+ * The backward of prefixAttention: runs the forward (keeping (m, u) per position) and the reverse scan, and returns
+ * the outputs with dLoss/d(scores), dLoss/d(values) and, with options.initialState, dLoss/d(initial state). Masked
+ * tokens (-Infinity scores) get 0; a fully masked sequence gives zeros. Inputs past the device's buffer limits run
+ * in pieces of whole sequences; a single sequence past them is refused with a RangeError.
+ */
+export async function prefixAttentionBackward(device: GPUDevice, input: PrefixAttentionBackwardInput, options: PrefixAttentionBackwardOptions = {}): Promise<PrefixAttentionBackwardResult> {
+  checkInput(input, options);
+  const { batch, length, headDim } = input;
+  checkFloat32Array('input.gradOutput', input.gradOutput, batch * length * headDim, `batch ${batch} x length ${length} x headDim ${headDim}`);
+  checkFinite('input.gradOutput', input.gradOutput);
+  if (options.gradFinalState !== undefined) checkGradFinalState(options.gradFinalState, batch, headDim);
+  checkOneOf('options.schedule', options.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
+  await checkLiveDevice('device', device);
+  const output = new Float32Array(batch * length * headDim);
+  const gradScores = new Float32Array(batch * length);
+  const gradValues = new Float32Array(batch * length * headDim);
+  const gradInitialState: ScanState | undefined = options.initialState
+    ? { batch, headDim, m: new Float32Array(batch), u: new Float32Array(batch), w: new Float32Array(batch * headDim) }
+    : undefined;
+  const result = { output, gradScores, gradValues, ...(gradInitialState ? { gradInitialState } : {}) };
+  if (batch * length === 0) {
+    // No token: the final state is the initial state.
+    if (gradInitialState && options.gradFinalState) {
+      gradInitialState.m.set(options.gradFinalState.m);
+      gradInitialState.u.set(options.gradFinalState.u);
+      gradInitialState.w.set(options.gradFinalState.w);
+    }
+    return result;
+  }
+  const limit = bufferLimit(device.limits);
+  const config = kernelConfig(device.limits, headDim);
+  const fits = (b: number) => {
+    const sizes = backwardBufferBytes({ batch: b, length, headDim }, config, true);
+    return Math.max(...Object.values(sizes)) <= limit.bytes;
+  };
+  if (!fits(1)) {
+    throw new RangeError(`input.length ${length} x headDim ${headDim}: one sequence needs buffers past the device's ${limit.name} (${limit.bytes} bytes); the backward splits along the batch only`);
+  }
+  let per = Math.min(batch, device.limits.maxComputeWorkgroupsPerDimension);
+  while (per > 1 && !fits(per)) per = Math.ceil(per / 2);
+  const { initialState, gradFinalState, ...scanOptions } = options;
+  for (let start = 0; start < batch; start += per) {
+    const count = Math.min(per, batch - start);
+    const rows = [start * length, (start + count) * length] as const;
+    await runGpuCall(device, 'prefixAttentionBackward', 'device', async (track) => {
+      const shape = { batch: count, length, headDim };
+      const forward = track(await PrefixScan.create(device, shape, { schedule: scanOptions.schedule, tilesPerChunk: scanOptions.tilesPerChunk, targetWorkgroups: scanOptions.targetWorkgroups, saveStats: true }));
+      const backward = track(await PrefixScanBackward.create(device, shape, scanOptions));
+      const rowFloats = count * length * headDim;
+      const buffers = {
+        scores: track(uploadFloat32(device, input.scores.subarray(rows[0], rows[1]), 'aaren scores')),
+        values: track(uploadFloat32(device, input.values.subarray(rows[0] * headDim, rows[1] * headDim), 'aaren values')),
+        output: track(createStorageBuffer(device, rowFloats * 4, 'aaren output')),
+        stats: track(createStorageBuffer(device, count * length * 8, 'aaren stats')),
+        gradOutput: track(uploadFloat32(device, input.gradOutput.subarray(rows[0] * headDim, rows[1] * headDim), 'aaren grad output')),
+        gradScores: track(createStorageBuffer(device, count * length * 4, 'aaren grad scores')),
+        gradValues: track(createStorageBuffer(device, rowFloats * 4, 'aaren grad values')),
+        initialState: initialState && track(uploadFloat32(device, packState(sliceState(initialState, start, count)), 'aaren initial state')),
+        gradFinalState: gradFinalState && track(uploadFloat32(device, packState(sliceState(gradFinalState, start, count)), 'aaren grad final state')),
+        gradInitialState: initialState && track(createStorageBuffer(device, backward.stateBytes, 'aaren grad initial state')),
+      };
+      const encoder = device.createCommandEncoder({ label: 'aaren prefixAttentionBackward' });
+      forward.encode(encoder, { scores: buffers.scores, values: buffers.values, output: buffers.output, stats: buffers.stats, initialState: buffers.initialState });
+      backward.encode(encoder, buffers);
+      const sources = [{ buffer: buffers.output, floats: rowFloats }, { buffer: buffers.gradScores, floats: count * length }, { buffer: buffers.gradValues, floats: rowFloats }];
+      if (buffers.gradInitialState) sources.push({ buffer: buffers.gradInitialState, floats: backward.stateBytes / 4 });
+      const [o, ds, dv, dInit] = await submitAndRead(device, encoder, sources);
+      output.set(o!, rows[0] * headDim);
+      gradScores.set(ds!, rows[0]);
+      gradValues.set(dv!, rows[0] * headDim);
+      if (gradInitialState && dInit) {
+        const g = unpackGradient(dInit, count, headDim);
+        gradInitialState.m.set(g.m, start);
+        gradInitialState.u.set(g.u, start);
+        gradInitialState.w.set(g.w, start * headDim);
+      }
+    });
+  }
+  return result;
+}
