@@ -17,6 +17,7 @@ import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';
 import naiveIoWgsl from './shaders/naive_attention_io.wgsl?raw';
 import sequentialWgsl from './shaders/sequential_recurrence.wgsl?raw';
 import kvStepWgsl from './shaders/kv_cache_step.wgsl?raw';
+import type { PeerSummary, PeersReport } from './peers/ort.js';
 
 export type Mode = 'full' | 'quick' | 'tiny';
 
@@ -43,7 +44,8 @@ export interface ResultRow {
   reps: number;
 }
 
-export interface Summary {
+/** The peer figures (bench/peers/ort.ts) are present only where onnxruntime-web ran (--backend chrome). */
+export interface Summary extends Partial<PeerSummary> {
   scanVsCopy: number;
   parallelVsNaive: number;
   parallelVsSequential: number;
@@ -79,6 +81,8 @@ export interface BenchReport {
   summary: Summary;
   /** Scan schedules and kernels timed at the anchor size for the scanVsCopy investigation (ms, median). */
   investigation: ResultRow[];
+  /** onnxruntime-web on the same math (--backend chrome only; bench/peers). */
+  peers?: PeersReport;
   totalSeconds: number;
 }
 

@@ -1,6 +1,7 @@
 // --backend chrome: bundle bench/page.ts with esbuild, serve it on 127.0.0.1 (a secure context) and run it in
 // headless Chromium launched with the harness's flags (harness/chromium.mjs), plus unquantized timestamps.
 import path from 'node:path';
+import { serveOrtDist } from './peers/serve.mjs';
 import * as esbuild from 'esbuild';
 import puppeteer from 'puppeteer';
 import { wgslRawPlugin } from '../scripts/wgsl-plugin.mjs';
@@ -28,6 +29,7 @@ export async function runInChromeBench(opts) {
     const url = new URL(`http://127.0.0.1:${port}/`);
     url.searchParams.set('mode', opts.mode);
     if (opts.investigate === false) url.searchParams.set('investigate', '0');
+    if (opts.peers ?? opts.mode !== 'tiny') url.searchParams.set('ortBase', await serveOrtDist(dir));
     await page.goto(url.href, { waitUntil: 'load' });
     await page.waitForFunction(() => window.__benchDone === true, { polling: 500, timeout: opts.timeoutMs ?? 30 * 60_000 });
     const { report, error } = await page.evaluate(() => ({ report: window.__benchReport, error: window.__benchError }));

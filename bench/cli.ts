@@ -10,7 +10,7 @@ import { runInChromeBench } from './chrome.mjs';
 
 const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
-interface Args { mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean }
+interface Args { mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean; peers?: boolean }
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { mode: 'full', backend: 'node', out: path.join('bench', 'results') };
@@ -26,13 +26,14 @@ function parseArgs(argv: string[]): Args {
     if (a === '--quick') args.mode = 'quick';
     else if (a === '--tiny' || a === '--smoke') args.mode = 'tiny';
     else if (a === '--no-investigate') args.investigate = false;
+    else if (a === '--no-peers') args.peers = false;
     else if (a.startsWith('--backend')) {
       const b = value();
       if (b !== 'node' && b !== 'chrome') throw new Error(`--backend must be node or chrome, got ${b}`);
       args.backend = b;
     } else if (a.startsWith('--out')) args.out = value();
     else if (a === '--help' || a === '-h') {
-      console.log('usage: npm run bench -- [--quick | --tiny] [--backend node|chrome] [--out DIR] [--no-investigate]\n' +
+      console.log('usage: npm run bench -- [--quick | --tiny] [--backend node|chrome] [--out DIR] [--no-investigate] [--no-peers]\n' +
         '  --quick: reduced sizes (< 3 min on 2 CPU cores with SwiftShader); --tiny: smoke sizes (seconds)\n' +
         '  writes DIR/latest.json (+ dated copy), latest.md, latest.svg (DIR defaults to bench/results)');
       process.exit(0);
@@ -72,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   const progress = (line: string) => process.stderr.write(`${line}\n`);
   const report = args.backend === 'chrome'
-    ? await runInChromeBench({ mode: args.mode, investigate: args.investigate, progress })
+    ? await runInChromeBench({ mode: args.mode, investigate: args.investigate, peers: args.peers, progress })
     : await runNode(args, progress);
   if (report === 'respawned') return process.exitCode as number;
   const files = await writeResults(report, args.out);

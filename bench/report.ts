@@ -1,5 +1,6 @@
 // Renders a BenchReport as markdown tables and as a hand-written SVG chart (no dependencies).
 import type { BenchReport, ResultRow } from './bench.js';
+import { peerSummaryRows, peersSvgLines, renderPeersMarkdown } from './peers/report.js';
 
 const fmt = (x: number, digits = 3) => (Number.isFinite(x) ? (Math.abs(x) >= 100 ? x.toFixed(1) : x.toPrecision(digits)) : String(x));
 
@@ -32,7 +33,8 @@ export function renderMarkdown(r: BenchReport): string {
   row('stepGrowth', s.stepGrowth, '<= 1.2', `Aaren step time at P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)} / at P = ${c.stepP[0]}`);
   row('kvCacheStepVsAaren', s.kvCacheStepVsAaren, '>= 20', `KV-cache decode step / Aaren step, P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)}`);
   lines.push(`| \`stateBytes\` | ${s.stateBytes} (${bytesText(s.stateBytes)}) | constant | Aaren state (m, u, w per head, and its update buffer) |`);
-  lines.push(`| \`kvCacheBytes\` | ${s.kvCacheBytes} (${bytesText(s.kvCacheBytes)}) | grows with P | K and V cache at that P |`, '');
+  lines.push(`| \`kvCacheBytes\` | ${s.kvCacheBytes} (${bytesText(s.kvCacheBytes)}) | grows with P | K and V cache at that P |`);
+  lines.push(...peerSummaryRows(r), '');
 
   const table = (title: string, rows: ResultRow[], lengthName = 'length') => {
     if (rows.length === 0) return;
@@ -51,6 +53,7 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push('GB/s counts compulsory traffic: copy, scan, sequential and naive all move the scan\'s bytes (scores + values read, ' +
     'outputs written), so for naive it is an effective rate; layer-forward: x read, y written, weights read once; ' +
     'step: state read and written, weights, x and y; kv-step: the K and V cache read.', '');
+  lines.push(...renderPeersMarkdown(r));
   lines.push('![time vs length](latest.svg)', '');
   return lines.join('\n');
 }
@@ -115,16 +118,18 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, xLab
 export function renderSvg(r: BenchReport): string {
   const seriesOf = (names: string[]) =>
     names.map((name) => ({ name, points: r.results.filter((x) => x.kernel === name).map((x) => [x.length, x.medianMs] as [number, number]) }));
-  const W = 960, H = 420;
-  const left = panel(0, 0, W / 2, H - 20, `scan vs alternatives (batch ${r.config.batch}, headDim ${r.config.headDim})`, 'sequence length (log)',
+  const foot = peersSvgLines(r);
+  const W = 960, H = 420 + 16 * foot.length;
+  const left = panel(0, 0, W / 2, 400, `scan vs alternatives (batch ${r.config.batch}, headDim ${r.config.headDim})`, 'sequence length (log)',
     seriesOf(['copy', 'scan', 'sequential', 'naive']));
-  const right = panel(W / 2, 0, W / 2, H - 20, `decode step (dModel ${r.config.layer.dModel}, ${r.config.layer.heads} heads)`, 'tokens seen / cached P (log)',
+  const right = panel(W / 2, 0, W / 2, 400, `decode step (dModel ${r.config.layer.dModel}, ${r.config.layer.heads} heads)`, 'tokens seen / cached P (log)',
     seriesOf(['step', 'kv-step']));
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="11">`,
     `<rect width="${W}" height="${H}" fill="#fff"/>`,
     left,
     right,
+    ...foot.map((line, i) => `<text x="${W / 2}" y="${414 + 16 * i}" text-anchor="middle" fill="#555">${esc(line)}</text>`),
     `<text x="${W / 2}" y="${H - 6}" text-anchor="middle" fill="#555">${esc(adapterText(r))} · ${esc(r.backend)} · ${esc(r.timing)} · ${esc(r.date.slice(0, 10))}</text>`,
     '</svg>',
     '',
