@@ -7,7 +7,7 @@ import { MatmulOp, type MatmulSpec } from '../src/ops/matmul.js';
 import { LayerNormBackwardOp, LayerNormOp } from '../src/ops/layer-norm.js';
 import { ColumnSumOp, GeluBackwardOp } from '../src/ops/elementwise.js';
 import { geluReference, layerNormReference } from '../src/reference/layer.js';
-import { geluGradReference, layerNormBackwardReference } from '../src/reference/dense-backward.js';
+import { geluDerivative, layerNormBackward } from '../src/reference/layer-backward.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { mulberry32 } from './random.js';
 
@@ -124,7 +124,7 @@ export async function checkMatmul(device: GPUDevice, spec: MatmulSpec, cpu: bool
         y = geluReference(acc);
         err = err * GELU_SLOPE + GELU_APPROX * (1 + Math.abs(acc)) + 2 * u * Math.abs(y);
       } else if (spec.geluBackward) {
-        const d = geluGradReference(pre[e]!);
+        const d = geluDerivative(pre[e]!);
         y = acc * d;
         err = err * Math.abs(d) + GELU_APPROX * (1 + Math.abs(pre[e]!)) * Math.abs(acc) + 2 * u * Math.abs(y);
       }
@@ -250,7 +250,7 @@ async function checkLayerNorm(device: GPUDevice, rows: number, width: number, cp
   const gamma = rand(width);
   const beta = rand(width);
   const ref = layerNormReference(x, rows, width, gamma, beta, 1e-5);
-  const stats = layerNormBackwardReference(x, new Float64Array(rows * width), rows, width, gamma, 1e-5);
+  const stats = layerNormBackward(x, new Float64Array(rows * width), rows, width, gamma, 1e-5);
   // Sums of `width` terms in f32 for the mean and variance (relative error <= 2 (width + 4) u each, the rstd half
   // of the variance's), then (x - mean) loses u |x| / |x - mean| of its relative precision.
   const bound = new Float64Array(rows * width);
@@ -286,7 +286,7 @@ async function checkLayerNormBackward(device: GPUDevice, rows: number, width: nu
   const gamma = rand(width);
   const dy = rand(rows * width);
   const old = { dx: rand(rows * width), dg: rand(width), db: rand(width) };
-  const ref = layerNormBackwardReference(x, dy, rows, width, gamma, 1e-5);
+  const ref = layerNormBackward(x, dy, rows, width, gamma, 1e-5);
   const stats = new Float32Array(2 * rows);
   stats.set(ref.mean, 0);
   stats.set(ref.rstd, rows);
@@ -316,8 +316,8 @@ async function checkLayerNormBackward(device: GPUDevice, rows: number, width: nu
       magG += g * (Math.abs((x[r * width + j]! - ref.mean[r]!) * ref.rstd[r]!) + Math.abs(x[r * width + j]!) * ref.rstd[r]!);
       magB += g;
     }
-    dg[j] = ref.gradGamma[j]! + (accumulate ? old.dg[j]! : 0);
-    db[j] = ref.gradBeta[j]! + (accumulate ? old.db[j]! : 0);
+    dg[j] = ref.gradWeight[j]! + (accumulate ? old.dg[j]! : 0);
+    db[j] = ref.gradBias[j]! + (accumulate ? old.db[j]! : 0);
     dgBound[j] = 4 * (rows + 8) * u * magG + 4 * u * Math.abs(dg[j]!) + 1e-30;
     dbBound[j] = 4 * (rows + 8) * u * magB + 4 * u * Math.abs(db[j]!) + 1e-30;
   }
@@ -344,7 +344,7 @@ async function checkGeluBackward(device: GPUDevice, count: number, accumulate: b
   const ref = new Float64Array(count);
   const bound = new Float64Array(count);
   for (let i = 0; i < count; i++) {
-    ref[i] = grad[i]! * geluGradReference(pre[i]!) + (accumulate ? old[i]! : 0);
+    ref[i] = grad[i]! * geluDerivative(pre[i]!) + (accumulate ? old[i]! : 0);
     bound[i] = GELU_APPROX * (1 + Math.abs(pre[i]!)) * Math.abs(grad[i]!) + 8 * u * (Math.abs(ref[i]!) + Math.abs(old[i]!)) + 1e-30;
   }
   const op = await GeluBackwardOp.create(device, count, { accumulate });

@@ -1,6 +1,7 @@
 // Browser side of the harness: get a WebGPU device, run the shared cases, publish everything on `window`
 // so that puppeteer (run-in-chrome.mjs) or a person with devtools can read it.
-import { runCases, type CaseOptions, type CaseResult } from '../cases/scan.js';
+import type { CaseOptions, CaseResult } from '../cases/scan.js';
+import { runAllCases } from '../cases/all.js';
 
 export interface AdapterSummary {
   vendor: string;
@@ -90,7 +91,7 @@ async function main(): Promise<void> {
   const device = await getDevice();
   const a = window.__aarenAdapter;
   log(`adapter: ${a?.vendor} ${a?.architecture} ${a?.description}; options: ${JSON.stringify(options)}`);
-  const results = await runCases(device, options, (r) => {
+  const results = await runAllCases(device, options, (r) => {
     window.__aarenResults.push(r);
     log(`${r.pass ? 'PASS' : 'FAIL'} ${r.kernel} ${r.shape} maxAbs=${r.maxAbsError} tol=${r.tolerance}${r.error ? ` error=${r.error}` : ''}`);
     void window.__aarenOnResult?.(r);

@@ -1,12 +1,9 @@
 // The dense kernels on Dawn (SwiftShader): the shared cases of cases/dense.ts (every matmul layout and epilogue on
 // both kernel families, LayerNorm forward/backward, GELU backward, column sums, each vs float64 with per-element
-// bounds), the float64 backward references vs central finite differences, determinism of the reductions, and the
-// pure planning choices.
+// bounds), determinism of the reductions, and the pure planning choices.
 import { describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
 import { checkMatmul, denseMatmulSpec, runDenseCases } from '../cases/dense.js';
-import { geluGradReference, layerNormBackwardReference } from '../src/reference/dense-backward.js';
-import { geluReference, layerNormReference } from '../src/reference/layer.js';
 import { matmulVariant, planMatmul, MatmulOp } from '../src/ops/matmul.js';
 import { planLayerNormBackward } from '../src/ops/layer-norm.js';
 import { planColumnSum } from '../src/ops/elementwise.js';
@@ -14,40 +11,8 @@ import { mulberry32 } from '../cases/random.js';
 
 const limits = { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits;
 
-describe('float64 backward references vs central finite differences', () => {
-  test('GELU derivative', () => {
-    for (const x of [-6, -3.1, -1, -0.2, 0, 0.3, 1.4, 2.9, 5]) {
-      const h = 1e-5;
-      const fd = (geluReference(x + h) - geluReference(x - h)) / (2 * h);
-      expect(Math.abs(geluGradReference(x) - fd)).toBeLessThan(1e-8);
-    }
-  });
-
-  test('LayerNorm input, gamma and beta gradients', () => {
-    const rows = 3, width = 7, eps = 1e-5;
-    const random = mulberry32(9);
-    const r = (n: number, offset = 0) => Float64Array.from({ length: n }, () => random() * 2 - 1 + offset);
-    const x = r(rows * width, 1), gamma = r(width), beta = r(width), dy = r(rows * width);
-    const loss = (xv: Float64Array, g: Float64Array, b: Float64Array) => layerNormReference(xv, rows, width, g, b, eps).reduce((s, y, i) => s + y * dy[i]!, 0);
-    const ref = layerNormBackwardReference(x, dy, rows, width, gamma, eps);
-    const h = 1e-6;
-    const fd = (v: Float64Array, i: number, f: () => number) => {
-      const keep = v[i]!;
-      v[i] = keep + h;
-      const up = f();
-      v[i] = keep - h;
-      const down = f();
-      v[i] = keep;
-      return (up - down) / (2 * h);
-    };
-    const f = () => loss(x, gamma, beta);
-    for (let i = 0; i < rows * width; i++) expect(Math.abs(ref.gradInput[i]! - fd(x, i, f))).toBeLessThan(1e-7);
-    for (let j = 0; j < width; j++) {
-      expect(Math.abs(ref.gradGamma[j]! - fd(gamma, j, f))).toBeLessThan(1e-7);
-      expect(Math.abs(ref.gradBeta[j]! - fd(beta, j, f))).toBeLessThan(1e-7);
-    }
-  });
-});
+// The float64 references these cases use (layerNormBackward, geluDerivative) are checked against central finite
+// differences in test/reference-backward.test.ts.
 
 describe('planning (pure)', () => {
   test('kernel family per adapter and shape', () => {

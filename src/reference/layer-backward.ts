@@ -10,13 +10,16 @@ export interface ReferenceShape {
   length: number;
 }
 
-/** LayerNorm y = (x - mean) / sqrt(var + eps) * gamma + beta over rows of `width`: gradients of x, gamma, beta. */
+/** LayerNorm y = (x - mean) / sqrt(var + eps) * gamma + beta over rows of `width`: gradients of x, gamma, beta, and
+ * each row's mean and rstd (what the GPU forward saves for its backward). */
 export function layerNormBackward(
   x: ArrayLike<number>, gradOutput: ArrayLike<number>, rows: number, width: number, gamma: ArrayLike<number>, eps: number,
-): { gradInput: Float64Array; gradWeight: Float64Array; gradBias: Float64Array } {
+): { gradInput: Float64Array; gradWeight: Float64Array; gradBias: Float64Array; mean: Float64Array; rstd: Float64Array } {
   const gradInput = new Float64Array(rows * width);
   const gradWeight = new Float64Array(width);
   const gradBias = new Float64Array(width);
+  const meanOut = new Float64Array(rows);
+  const rstdOut = new Float64Array(rows);
   const xhat = new Float64Array(width);
   const dxhat = new Float64Array(width);
   for (let r = 0; r < rows; r++) {
@@ -26,6 +29,8 @@ export function layerNormBackward(
     let v = 0;
     for (let j = 0; j < width; j++) v += (x[r * width + j]! - mean) ** 2;
     const inv = 1 / Math.sqrt(v / width + eps);
+    meanOut[r] = mean;
+    rstdOut[r] = inv;
     let meanD = 0;
     let meanDX = 0;
     for (let j = 0; j < width; j++) {
@@ -41,7 +46,7 @@ export function layerNormBackward(
     meanDX /= width;
     for (let j = 0; j < width; j++) gradInput[r * width + j] = inv * (dxhat[j]! - meanD - xhat[j]! * meanDX);
   }
-  return { gradInput, gradWeight, gradBias };
+  return { gradInput, gradWeight, gradBias, mean: meanOut, rstd: rstdOut };
 }
 
 /** d/dx of the exact GELU x Phi(x): Phi(x) + x phi(x). */

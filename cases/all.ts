@@ -1,0 +1,31 @@
+// Every shared correctness suite, in the order the headless-Chrome harness (harness/page.ts) runs them: the scan
+// with the Aaren layer and model (cases/scan.ts), then each further suite below. Node runs the same suites from
+// their own test files. A new suite is one line in SUITES.
+import { runCases, type CaseOptions, type CaseResult } from './scan.js';
+import { runScanBackwardCases } from './scan-backward.js';
+import { runDenseCases } from './dense.js';
+
+type Suite = (device: GPUDevice) => Promise<CaseResult[]>;
+
+const SUITES: [string, Suite][] = [
+  ['scan-backward', (device) => runScanBackwardCases(device)],
+  ['dense', (device) => runDenseCases(device)],
+];
+
+export async function runAllCases(device: GPUDevice, options: CaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
+  const results = await runCases(device, options, onResult);
+  const wanted = (r: CaseResult) => !options.filter || `${r.kernel} ${r.shape}`.includes(options.filter);
+  for (const [name, suite] of SUITES) {
+    let found: CaseResult[];
+    try {
+      found = await suite(device);
+    } catch (error) {
+      found = [{ kernel: name, shape: 'suite', maxAbsError: NaN, maxRelError: NaN, tolerance: 0, ms: 0, pass: false, error: String((error as Error)?.stack ?? error) }];
+    }
+    for (const r of found.filter(wanted)) {
+      results.push(r);
+      onResult?.(r);
+    }
+  }
+  return results;
+}
