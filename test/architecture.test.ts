@@ -2,6 +2,8 @@
 // checked for the functions they define, cache keys follow the parts and constants, plans are pure (read here
 // without a device), binding by name fails loudly, and the built package imports without WebGPU globals.
 import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 import { expect, test } from 'vitest';
 import { composeShader, instantiate } from '../src/core/compose.js';
 import { kernelKey, PreparedPlan } from '../src/core/kernel.js';
@@ -17,6 +19,19 @@ test('the built package imports in a Node process without WebGPU globals', () =>
   const script = "const m = await import('./dist/index.js'); if (typeof GPUBufferUsage !== 'undefined') throw new Error('globals present'); console.log(Object.keys(m).length);";
   const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
   expect(Number(out.trim())).toBeGreaterThan(10);
+});
+
+test('src/core/shader-sources.ts is current: every file under shaders/ is one part, named by its path, with its text', () => {
+  const root = join(__dirname, '..', 'shaders');
+  const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? walk(join(dir, e.name)) : e.name.endsWith('.wgsl') ? [join(dir, e.name)] : []);
+  const files = walk(root);
+  const parts = new Map(Object.values(wgsl).map((p) => [p.name, p.code]));
+  expect(parts.size).toBe(files.length);
+  for (const file of files) {
+    const name = relative(root, file).replace(/\\/g, '/').replace(/\.wgsl$/, '');
+    expect(parts.get(name), `${name} (run node scripts/shader-sources.mjs)`).toBe(readFileSync(file, 'utf8'));
+  }
 });
 
 test('composeShader numbers buffer bindings in declaration order and refuses hand-numbered ones', () => {
