@@ -188,6 +188,7 @@ describe('argument checks (before any GPU work) and leaks', () => {
       await expect(optimizer.step({ w: g.w } as Record<string, GPUBuffer>)).rejects.toThrow(TypeError);
       await expect(optimizer.step({ ...g, extra: g.b })).rejects.toThrow(/gradients\['extra'\]/);
       await expect(optimizer.step({ w: small, b: g.b })).rejects.toThrow(/gradients\['w'\].*24 bytes/);
+      await expect(optimizer.step({ w: g.w, b: module.list[1]!.buffer })).rejects.toThrow(/gradients\['b'\].*writes/);
       expect(() => checkTargets('targets', [0, 3, 5], 5)).toThrow(/targets\[2\] = 5 is outside \[0, 5\)/);
       expect(() => checkTargets('targets', [0, -1], 5)).toThrow(RangeError);
       const after = spy.snapshot();

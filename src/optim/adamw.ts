@@ -229,9 +229,13 @@ export class AdamW {
     for (const name of Object.keys(gradients)) {
       if (!names.has(name)) throw new RangeError(`gradients['${name}']: the module has no parameter of that name`);
     }
+    // A gradient bound read-only where the update writes (a parameter, m, v) is a WebGPU validation error that
+    // would surface later and far away; refuse it here.
+    const written = new Set<GPUBuffer>([...this.params.map((p) => p.buffer), ...this.m, ...this.v, this.statusBuffer, this.hyper]);
     for (const p of this.params) {
       if (gradients[p.name] === undefined) throw new TypeError(`gradients['${p.name}'] is missing`);
       checkStorageBuffer(`gradients['${p.name}']`, gradients[p.name], elementCount(p.shape) * 4);
+      if (written.has(gradients[p.name]!)) throw new RangeError(`gradients['${p.name}'] is a buffer the optimizer writes (a parameter or its state)`);
     }
   }
 
