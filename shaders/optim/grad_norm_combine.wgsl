@@ -52,11 +52,13 @@ fn norm_combine(a: NormPart, b: NormPart) -> NormPart {
   return NormPart(b.scale, a.ssq * r * r + b.ssq, flags);
 }
 
-/** Packed as vec4<f32> (scale, ssq, flags as bits, 0) for the partials buffer. */
+/** Packed as vec4<f32> (scale, ssq, flags as the float 0, 1, 2 or 3, 0) for the partials buffer and workgroup
+ * memory. The flags travel as a small whole float, not as bits: bits 1 to 3 read as an f32 are subnormals, which
+ * a GPU may flush to zero. */
 fn norm_pack(a: NormPart) -> vec4<f32> {
-  return vec4<f32>(a.scale, a.ssq, bitcast<f32>(a.flags), 0.0);
+  return vec4<f32>(a.scale, a.ssq, f32(a.flags), 0.0);
 }
 
 fn norm_unpack(p: vec4<f32>) -> NormPart {
-  return NormPart(p.x, p.y, bitcast<u32>(p.z));
+  return NormPart(p.x, p.y, u32(p.z));
 }
