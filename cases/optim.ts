@@ -197,10 +197,10 @@ export function makeLogits(rows: number, vocab: number, spread: number, seed: nu
   return { logits, targets };
 }
 
-export async function runCrossEntropyOnce(device: GPUDevice, logits: Float32Array, targets: Uint32Array, vocab: number): Promise<{ loss: number; gradLogits: Float32Array }> {
+export async function runCrossEntropyOnce(device: GPUDevice, logits: Float32Array, targets: Uint32Array, vocab: number, cpu?: boolean): Promise<{ loss: number; gradLogits: Float32Array }> {
   checkTargets('targets', targets, vocab);
   const rows = targets.length;
-  const op = await CrossEntropyOp.create(device, rows, vocab);
+  const op = await CrossEntropyOp.create(device, rows, vocab, cpu === undefined ? {} : { cpu });
   const made: GPUBuffer[] = [];
   try {
     const logitsBuffer = uploadFloat32(device, logits);
@@ -226,7 +226,8 @@ export async function runCrossEntropyOnce(device: GPUDevice, logits: Float32Arra
  * (<= (6 + 4|x|) u relative) and log within 2^-21 absolute on [0.5, 2], 3 ULP elsewhere; x = logit - max is
  * rounded too (u |x|), so e_j = exp(x_j) is within (6 + 5|x_j|) u e_j.
  * - The sum of exps S >= 1 is within relS = (64 + ceil(vocab / 64) + 2) u (runs of 64 terms folded into the
- *   total, Higham 3.1) + sum_j (6 + 5|x_j|) u e_j / S of exact.
+ *   total, Higham 3.1; the workgroup kernel's ceil(vocab / 64) + 6 terms are fewer) + sum_j (6 + 5|x_j|) u e_j / S
+ *   of exact.
  * - p_j = e_j * fl(1 / S) within p_j (relS + (6 + 5|x_j|) u + 2 u); gradLogits = (p - [j = t]) * fl(1 / rows)
  *   adds 3 u |p - [j = t]|: bound (that) / rows.
  * - A row loss (max - x_t) + log S within 2 u |max - x_t| + relS + 2^-21 + 6 u log S + u (row loss); the mean
@@ -234,10 +235,10 @@ export async function runCrossEntropyOnce(device: GPUDevice, logits: Float32Arra
  * Both bounds are doubled as margin. WGSL lets a GPU flush subnormal results to zero, so gradLogits also get
  * FLUSH = 2^-125 absolute (twice the smallest normal f32).
  */
-export async function checkCrossEntropy(device: GPUDevice, rows: number, vocab: number, spread: number, seed: number): Promise<Omit<CaseResult, 'kernel' | 'shape'> & { lossError: number; lossBound: number; gradLogits: Float32Array; loss: number }> {
+export async function checkCrossEntropy(device: GPUDevice, rows: number, vocab: number, spread: number, seed: number, cpu?: boolean): Promise<Omit<CaseResult, 'kernel' | 'shape'> & { lossError: number; lossBound: number; gradLogits: Float32Array; loss: number }> {
   const { logits, targets } = makeLogits(rows, vocab, spread, seed);
   const t0 = performance.now();
-  const gpu = await runCrossEntropyOnce(device, logits, targets, vocab);
+  const gpu = await runCrossEntropyOnce(device, logits, targets, vocab, cpu);
   const ms = performance.now() - t0;
   const ref = referenceCrossEntropy(logits, targets, vocab);
   let worst = 0;
@@ -300,9 +301,9 @@ export async function runOptimCases(device: GPUDevice): Promise<CaseResult[]> {
   await attempt('adamw', '5 steps, lr changes, no clipping', () => timed(() => runAdamW(device, { lr: 1e-2 }, 5, (k) => (k < 3 ? 1e-2 : 3e-3), 1)));
   await attempt('adamw', '5 steps, clipGradNorm 1, betas (0.8, 0.99), eps 1e-6, wd 0.1', () =>
     timed(() => runAdamW(device, { lr: 5e-3, betas: [0.8, 0.99], eps: 1e-6, weightDecay: 0.1, clipGradNorm: 1 }, 5, () => 5e-3, 2)));
-  for (const [rows, vocab, spread] of [[65, 300, 1], [33, 7, 1e4], [1, 1, 3]] as const) {
-    await attempt('cross-entropy', `rows ${rows} vocab ${vocab} spread ${spread}`, async () => {
-      const { lossError, lossBound, gradLogits: _g, loss: _l, ...r } = await checkCrossEntropy(device, rows, vocab, spread, rows * 1000 + vocab);
+  for (const [rows, vocab, spread, cpu] of [[65, 300, 1, true], [65, 300, 1, false], [33, 70, 1e4, false], [1, 1, 3, undefined]] as const) {
+    await attempt('cross-entropy', `rows ${rows} vocab ${vocab} spread ${spread}${cpu === undefined ? '' : cpu ? ' per-row kernel' : ' workgroup kernel'}`, async () => {
+      const { lossError, lossBound, gradLogits: _g, loss: _l, ...r } = await checkCrossEntropy(device, rows, vocab, spread, rows * 1000 + vocab, cpu);
       return { ...r, error: r.pass ? undefined : `loss |err| ${lossError} (bound ${lossBound})` };
     });
   }

@@ -31,6 +31,8 @@ describe('planning (pure)', () => {
   test('cross-entropy: rows pass then one mean workgroup', () => {
     const plan = planCrossEntropy(100, 300, { limits, cpu: true });
     expect(plan.dispatches.map((d) => d.kernel.parts.at(-1)!.name)).toEqual(['ops/loss/cross_entropy_rows', 'ops/loss/cross_entropy_mean']);
+    expect(planCrossEntropy(100, 300, { limits, cpu: false }).dispatches[0]!.kernel.parts.at(-1)!.name).toBe('ops/loss/cross_entropy_workgroup');
+    expect(planCrossEntropy(100, 63, { limits, cpu: false }).dispatches[0]!.kernel.parts.at(-1)!.name).toBe('ops/loss/cross_entropy_rows');
     expect(plan.dispatches[1]!.workgroups).toEqual([1, 1, 1]);
     expect(() => planCrossEntropy(10, 0, { limits, cpu: true })).toThrow(/vocab/);
   });
@@ -229,32 +231,36 @@ describe('argument checks (before any GPU work) and leaks', () => {
 });
 
 describe('cross-entropy on Dawn vs float64', () => {
-  test('vocab 1..300, rows not a multiple of the workgroup, spreads 1 to 1e4', async () => {
+  test('vocab 1..300, rows not a multiple of the workgroup, spreads 1 to 1e4, both kernel families', async () => {
     let worstGrad = 0;
     let worstLoss = 0;
     for (const vocab of [1, 2, 63, 64, 65, 300]) {
       for (const rows of [1, 65, 130]) {
         for (const spread of [1, 30, 1e4]) {
-          const r = await checkCrossEntropy(device, rows, vocab, spread, vocab * 7919 + rows * 31 + spread);
-          worstGrad = Math.max(worstGrad, r.maxAbsError / Math.max(r.tolerance, 1e-30));
-          worstLoss = Math.max(worstLoss, r.lossError / r.lossBound);
-          expect(r.pass, `rows ${rows} vocab ${vocab} spread ${spread}: grad |err| ${r.maxAbsError} (bound ${r.tolerance}), loss |err| ${r.lossError} (bound ${r.lossBound})`).toBe(true);
+          for (const cpu of [true, false]) {
+            const r = await checkCrossEntropy(device, rows, vocab, spread, vocab * 7919 + rows * 31 + spread, cpu);
+            worstGrad = Math.max(worstGrad, r.maxAbsError / Math.max(r.tolerance, 1e-30));
+            worstLoss = Math.max(worstLoss, r.lossError / r.lossBound);
+            expect(r.pass, `cpu ${cpu} rows ${rows} vocab ${vocab} spread ${spread}: grad |err| ${r.maxAbsError} (bound ${r.tolerance}), loss |err| ${r.lossError} (bound ${r.lossBound})`).toBe(true);
+          }
         }
       }
     }
     console.log(`cross-entropy: worst grad error / bound ${worstGrad.toExponential(2)}, worst loss error / bound ${worstLoss.toExponential(2)}`);
   }, 300_000);
 
-  test('deterministic, and non-finite logits give a NaN loss', async () => {
-    const a = await checkCrossEntropy(device, 200, 97, 5, 3);
-    const b = await checkCrossEntropy(device, 200, 97, 5, 3);
-    expect(new Uint32Array(b.gradLogits.buffer)).toEqual(new Uint32Array(a.gradLogits.buffer));
-    expect(b.loss).toBe(a.loss);
-    for (const bad of [NaN, Infinity, -Infinity]) {
-      const logits = new Float32Array(3 * 5).fill(0.5);
-      logits[7] = bad;
-      const r = await runCrossEntropyOnce(device, logits, new Uint32Array([1, 2, 3]), 5);
-      expect(Number.isFinite(r.loss)).toBe(false);
+  test('deterministic, and non-finite logits give a NaN loss (both kernel families)', async () => {
+    for (const cpu of [true, false]) {
+      const a = await checkCrossEntropy(device, 200, 97, 5, 3, cpu);
+      const b = await checkCrossEntropy(device, 200, 97, 5, 3, cpu);
+      expect(new Uint32Array(b.gradLogits.buffer)).toEqual(new Uint32Array(a.gradLogits.buffer));
+      expect(b.loss).toBe(a.loss);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const logits = new Float32Array(3 * 70).fill(0.5);
+        logits[77] = bad;
+        const r = await runCrossEntropyOnce(device, logits, new Uint32Array([1, 2, 3]), 70, cpu);
+        expect(r.loss).toBeNaN();
+      }
     }
     const empty = await runCrossEntropyOnce(device, new Float32Array(0), new Uint32Array(0), 5);
     expect(empty.loss).toBe(0);

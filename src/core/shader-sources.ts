@@ -26,8 +26,10 @@ import valuesF32 from '../../shaders/ops/attention/values_f32.wgsl?raw';
 import valuesVec4 from '../../shaders/ops/attention/values_vec4.wgsl?raw';
 import columnSum from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackward from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
+import crossEntropyIo from '../../shaders/ops/loss/cross_entropy_io.wgsl?raw';
 import crossEntropyMean from '../../shaders/ops/loss/cross_entropy_mean.wgsl?raw';
 import crossEntropyRows from '../../shaders/ops/loss/cross_entropy_rows.wgsl?raw';
+import crossEntropyWorkgroup from '../../shaders/ops/loss/cross_entropy_workgroup.wgsl?raw';
 import gelu from '../../shaders/ops/matmul/gelu.wgsl?raw';
 import matmul from '../../shaders/ops/matmul/matmul.wgsl?raw';
 import matmulBlocked from '../../shaders/ops/matmul/matmul_blocked.wgsl?raw';
@@ -94,8 +96,10 @@ export const wgsl = {
   valuesVec4: part('ops/attention/values_vec4', valuesVec4),
   columnSum: part('ops/elementwise/column_sum', columnSum),
   geluBackward: part('ops/elementwise/gelu_backward', geluBackward),
+  crossEntropyIo: part('ops/loss/cross_entropy_io', crossEntropyIo),
   crossEntropyMean: part('ops/loss/cross_entropy_mean', crossEntropyMean),
   crossEntropyRows: part('ops/loss/cross_entropy_rows', crossEntropyRows),
+  crossEntropyWorkgroup: part('ops/loss/cross_entropy_workgroup', crossEntropyWorkgroup),
   gelu: part('ops/matmul/gelu', gelu),
   matmul: part('ops/matmul/matmul', matmul),
   matmulBlocked: part('ops/matmul/matmul_blocked', matmulBlocked),

@@ -1,13 +1,16 @@
 // The fused softmax cross-entropy of a language model's head, recorded into a caller's compute pass:
 // logits [rows, vocab] f32 and targets [rows] u32 -> gradLogits [rows, vocab] = (softmax(logits) - onehot) / rows
-// and the mean loss over rows in a 1-float `loss` buffer. Two dispatches (shaders/ops/loss/): cross_entropy_rows
-// (an invocation per row: the row max, the sum of exps in runs of 64, the gradient, the row's loss into a scratch)
-// and cross_entropy_mean (one workgroup, a fixed order). No atomics: the same logits give the same bits.
+// and the mean loss over rows in a 1-float `loss` buffer. Two dispatches (shaders/ops/loss/): a row pass that
+// writes the gradient and each row's loss into a scratch, either cross_entropy_rows (an invocation per row,
+// barrier-free: CPU adapters, and vocabularies under 64) or cross_entropy_workgroup (a workgroup per row with tree
+// reductions: GPUs), then cross_entropy_mean (one workgroup, a fixed order). No atomics: the same logits give the
+// same bits.
 //
 // Stable for any finite logits (the row max is subtracted before exp). Non-finite logits give a NaN loss (the
 // caller refuses the step). The op cannot see the host's tokens: callers check targets with checkTargets first.
 import { type Plan, PreparedPlan } from '../core/kernel.js';
 import { wgsl } from '../core/shader-sources.js';
+import { isCpuAdapter } from '../core/device.js';
 import { checkInteger, checkStorageBuffer } from '../core/validate.js';
 import type { PlanLimits } from './attention/scan.js';
 
@@ -16,7 +19,8 @@ const MEAN_WORKGROUP = 256;
 
 export type CrossEntropySlot = 'logits' | 'targets' | 'gradLogits' | 'loss';
 
-/** The two passes of the cross-entropy of `rows` rows over `vocab` classes (pure). */
+/** The two passes of the cross-entropy of `rows` rows over `vocab` classes (pure); `device.cpu` picks the
+ * barrier-free per-row kernel. */
 export function planCrossEntropy(rows: number, vocab: number, device: PlanLimits): Plan<CrossEntropySlot> {
   checkInteger('rows', rows, 0);
   checkInteger('vocab', vocab, 1);
@@ -28,14 +32,17 @@ export function planCrossEntropy(rows: number, vocab: number, device: PlanLimits
     workgroups: [1, 1, 1] as const,
   };
   if (rows === 0) return { dispatches: [mean], scratch: {}, optional: [] };
+  const perRow = device.cpu || vocab < ROW_WORKGROUP;
   return {
     dispatches: [
       {
-        kernel: { parts: [wgsl.crossEntropyRows], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } },
+        kernel: perRow
+          ? { parts: [wgsl.crossEntropyIo, wgsl.crossEntropyRows], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } }
+          : { parts: [wgsl.crossEntropyIo, wgsl.crossEntropyWorkgroup], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } },
         // inv_rows = fl(1 / rows): one rounding, within the gradient's bound (test/optim.test.ts).
         params: { rows, vocab, inv_rows: 1 / rows },
         buffers: { logits: 'logits', targets: 'targets', grad_logits: 'gradLogits', row_loss: { scratch: 'rowLoss' } },
-        workgroups: [Math.min(Math.ceil(rows / ROW_WORKGROUP), max), 1, 1],
+        workgroups: [Math.min(perRow ? Math.ceil(rows / ROW_WORKGROUP) : rows, max), 1, 1],
       },
       mean,
     ],
@@ -63,8 +70,9 @@ export function checkTargets(name: string, targets: ArrayLike<number>, vocab: nu
 export class CrossEntropyOp {
   private constructor(readonly rows: number, readonly vocab: number, private readonly prepared: PreparedPlan<CrossEntropySlot>) {}
 
-  static async create(device: GPUDevice, rows: number, vocab: number): Promise<CrossEntropyOp> {
-    const plan = planCrossEntropy(rows, vocab, { limits: device.limits, cpu: false });
+  /** `options.cpu`: the kernel family (default isCpuAdapter(device)), as LayerNormOp. */
+  static async create(device: GPUDevice, rows: number, vocab: number, options: { cpu?: boolean } = {}): Promise<CrossEntropyOp> {
+    const plan = planCrossEntropy(rows, vocab, { limits: device.limits, cpu: options.cpu ?? isCpuAdapter(device) });
     return new CrossEntropyOp(rows, vocab, await PreparedPlan.create(device, plan, 'aaren cross entropy'));
   }
 

@@ -1,25 +1,9 @@
-// Softmax cross-entropy per row, fused with its gradient: for row r of logits [rows, vocab] with target t,
-//   row_loss[r] = (max - x_t) + log(sum_j exp(x_j - max))        (= logsumexp(x) - x_t, >= 0)
-//   grad[r, j]  = (exp(x_j - max) / sum - [j == t]) / rows        (d mean-loss / d logit)
-// Subtracting the row max keeps every exp in (0, 1], so any finite logits are safe (spreads of 1e4 included),
-// and the sum is >= 1. One invocation per row walks the vocabulary in order (no barriers, no atomics: the same
-// bits every run). The sum of exps is added in runs of 64 terms folded into the total, so no f32 sum has more
-// than about 64 + vocab / 64 terms: relative error <= (64 + vocab / 64 + 2) u, u = 2^-24 (Higham 3.1).
-// A row with a non-finite logit (tested on the exponent bits: WGSL may assume floats are finite), or a target
-// outside [0, vocab) (the host checks targets first; this is a second line), gets a NaN loss, so the mean is NaN.
-// Needs `const WORKGROUP_SIZE`. Dispatch: (ceil(rows / WORKGROUP_SIZE), 1, 1), grid-stride over rows.
-
-struct CrossEntropyParams {
-  rows: u32,
-  vocab: u32,
-  inv_rows: f32,
-}
-
-var<uniform> params: CrossEntropyParams;
-var<storage, read> logits: array<f32>;
-var<storage, read> targets: array<u32>;
-var<storage, read_write> grad_logits: array<f32>;
-var<storage, read_write> row_loss: array<f32>;
+// Softmax cross-entropy per row, fused with its gradient (definitions in cross_entropy_io), for CPU adapters and
+// small vocabularies: one invocation per row walks the vocabulary in order, without barriers or atomics (the
+// same bits every run). The sum of exps is added in runs of 64 terms folded into the total, so no f32 sum has
+// more than about 64 + vocab / 64 terms: relative error <= (64 + vocab / 64 + 2) u, u = 2^-24 (Higham 3.1).
+// Composed after cross_entropy_io. Needs `const WORKGROUP_SIZE`. Dispatch: (ceil(rows / WORKGROUP_SIZE), 1, 1),
+// grid-stride over rows.
 
 const RUN = 64u;
 
@@ -32,7 +16,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     var max_logit = logits[base];
     for (var j = 0u; j < vocab; j++) {
       let x = logits[base + j];
-      bad |= u32((bitcast<u32>(x) & 0x7f800000u) == 0x7f800000u);
+      bad |= ce_nonfinite(x);
       max_logit = max(max_logit, x);
     }
     var total = 0.0;
@@ -47,14 +31,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     total += run;
     let inv_total = 1.0 / total;
     let target_index = targets[r];
-    bad |= u32(target_index >= vocab);
     for (var j = 0u; j < vocab; j++) {
-      let p = exp(logits[base + j] - max_logit) * inv_total;
-      grad_logits[base + j] = select(p, p - 1.0, j == target_index) * params.inv_rows;
+      grad_logits[base + j] = ce_grad(exp(logits[base + j] - max_logit), inv_total, j == target_index);
     }
-    let x_target = logits[base + min(target_index, vocab - 1u)];
-    // A runtime NaN for a bad row (a constant one would be a shader-creation error).
-    let nan = bitcast<f32>(0x7fc00000u | bad);
-    row_loss[r] = select((max_logit - x_target) + log(total), nan, bad != 0u);
+    row_loss[r] = ce_row_loss(max_logit, target_index, total, bad, base);
   }
 }
