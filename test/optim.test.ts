@@ -25,6 +25,7 @@ describe('planning (pure)', () => {
     expect(names).toEqual(['optim/grad_norm_partials', 'optim/grad_norm_partials', 'optim/grad_norm_partials', 'optim/grad_norm_finish', 'optim/adamw_update', 'optim/adamw_update', 'optim/adamw_update']);
     expect(plan.dispatches.slice(4).map((d) => d.params.decay)).toEqual([1, 0, 0]);
     expect(plan.dispatches[3]!.params).toEqual({ partial_count: 64 + 64 + 7 * 64, clip: 1, max_norm: 1 });
+    expect(planAdamW([[1 << 24]], {}, { limits, cpu: false }).dispatches[0]!.workgroups).toEqual([256, 1, 1]);
     for (const d of plan.dispatches) expect(Object.keys(d.buffers).length).toBeLessThanOrEqual(8);
   });
 

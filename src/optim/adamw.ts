@@ -31,8 +31,10 @@ const NORM_WORKGROUP = 64;
 const FINISH_WORKGROUP = 256;
 /** Elements per invocation of the norm's first pass, at least (so the partials are about 1/256 of the gradients). */
 const NORM_ELEMENTS_PER_INVOCATION = 256;
-/** Workgroups per gradient tensor in the norm's first pass, at most (so the finish pass reads <= 4096 per tensor). */
-const NORM_MAX_GROUPS = 64;
+/** Workgroups per gradient tensor in the norm's first pass, at most: tensors up to 256 * 64 * 256 = 4.2M elements
+ * keep <= 256 elements per invocation (the norm's error bound grows with that count), and the one-workgroup finish
+ * pass reads <= 16384 partials per tensor. */
+const NORM_MAX_GROUPS = 256;
 /** Floats of the status word: [gradNorm, finite (1 or 0), clipScale, 0]. */
 export const ADAMW_STATUS_FLOATS = 4;
 
