@@ -56,7 +56,7 @@ describe('AdamW on Dawn vs float64 (torch.optim.AdamW semantics)', () => {
     expect(run.result.pass).toBe(true);
     // runAdamW checked the status word's norm and factor against float64 within normErrorBound.
     expect(run.statuses.every((s) => s.clipScale < 1)).toBe(true);
-    console.log(`norm bound ${(normErrorBound(Object.values(optimShapes)) / 2 ** -24).toFixed(0)} u`);
+    console.log(`norm: relative error ${(run.normError / 2 ** -24).toFixed(1)} u, bound ${(normErrorBound(Object.values(optimShapes)) / 2 ** -24).toFixed(0)} u`);
   });
 
   test('clipping inactive (max 1e6): factor exactly 1', async () => {
