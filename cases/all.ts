@@ -4,12 +4,14 @@
 import { runCases, type CaseOptions, type CaseResult } from './scan.js';
 import { runScanBackwardCases } from './scan-backward.js';
 import { runDenseCases } from './dense.js';
+import { runOptimCases } from './optim.js';
 
 type Suite = (device: GPUDevice) => Promise<CaseResult[]>;
 
 const SUITES: [string, Suite][] = [
   ['scan-backward', (device) => runScanBackwardCases(device)],
   ['dense', (device) => runDenseCases(device)],
+  ['optim', (device) => runOptimCases(device)],
 ];
 
 export async function runAllCases(device: GPUDevice, options: CaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {

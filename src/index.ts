@@ -23,3 +23,8 @@ export { referenceAdamWStep, referenceAdamWState, referenceClipGradNorm, referen
 export type { ReferenceAdamWOptions, ReferenceAdamWState } from './reference/adamw.js';
 export { prefixAttentionBackward, PrefixScanBackward, planPrefixScanBackward } from './ops/attention/backward.js';
 export type { PrefixAttentionBackwardInput, PrefixAttentionBackwardOptions, PrefixAttentionBackwardResult, PrefixScanBackwardOptions, PrefixScanBackwardBuffers } from './ops/attention/backward.js';
+export { AdamW, planAdamW, ADAMW_STATUS_FLOATS } from './optim/adamw.js';
+export type { AdamWOptions, AdamWStepStatus } from './optim/adamw.js';
+export { CrossEntropyOp, planCrossEntropy, checkTargets } from './ops/cross-entropy.js';
+export type { CrossEntropySlot } from './ops/cross-entropy.js';
+export type { NamedParameter, Trainable } from './nn/parameters.js';

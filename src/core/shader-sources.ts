@@ -26,6 +26,10 @@ import valuesF32 from '../../shaders/ops/attention/values_f32.wgsl?raw';
 import valuesVec4 from '../../shaders/ops/attention/values_vec4.wgsl?raw';
 import columnSum from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackward from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
+import crossEntropyIo from '../../shaders/ops/loss/cross_entropy_io.wgsl?raw';
+import crossEntropyMean from '../../shaders/ops/loss/cross_entropy_mean.wgsl?raw';
+import crossEntropyRows from '../../shaders/ops/loss/cross_entropy_rows.wgsl?raw';
+import crossEntropyWorkgroup from '../../shaders/ops/loss/cross_entropy_workgroup.wgsl?raw';
 import gelu from '../../shaders/ops/matmul/gelu.wgsl?raw';
 import matmul from '../../shaders/ops/matmul/matmul.wgsl?raw';
 import matmulBlocked from '../../shaders/ops/matmul/matmul_blocked.wgsl?raw';
@@ -49,6 +53,10 @@ import layerNormBackwardIo from '../../shaders/ops/norm/layer_norm_backward_io.w
 import layerNormIo from '../../shaders/ops/norm/layer_norm_io.wgsl?raw';
 import layerNormParamGrads from '../../shaders/ops/norm/layer_norm_param_grads.wgsl?raw';
 import layerNormRows from '../../shaders/ops/norm/layer_norm_rows.wgsl?raw';
+import adamwUpdate from '../../shaders/optim/adamw_update.wgsl?raw';
+import gradNormCombine from '../../shaders/optim/grad_norm_combine.wgsl?raw';
+import gradNormFinish from '../../shaders/optim/grad_norm_finish.wgsl?raw';
+import gradNormPartials from '../../shaders/optim/grad_norm_partials.wgsl?raw';
 import chunkReduce from '../../shaders/scan/chunk_reduce.wgsl?raw';
 import chunkScan from '../../shaders/scan/chunk_scan.wgsl?raw';
 import loadStates from '../../shaders/scan/load_states.wgsl?raw';
@@ -88,6 +96,10 @@ export const wgsl = {
   valuesVec4: part('ops/attention/values_vec4', valuesVec4),
   columnSum: part('ops/elementwise/column_sum', columnSum),
   geluBackward: part('ops/elementwise/gelu_backward', geluBackward),
+  crossEntropyIo: part('ops/loss/cross_entropy_io', crossEntropyIo),
+  crossEntropyMean: part('ops/loss/cross_entropy_mean', crossEntropyMean),
+  crossEntropyRows: part('ops/loss/cross_entropy_rows', crossEntropyRows),
+  crossEntropyWorkgroup: part('ops/loss/cross_entropy_workgroup', crossEntropyWorkgroup),
   gelu: part('ops/matmul/gelu', gelu),
   matmul: part('ops/matmul/matmul', matmul),
   matmulBlocked: part('ops/matmul/matmul_blocked', matmulBlocked),
@@ -111,6 +123,10 @@ export const wgsl = {
   layerNormIo: part('ops/norm/layer_norm_io', layerNormIo),
   layerNormParamGrads: part('ops/norm/layer_norm_param_grads', layerNormParamGrads),
   layerNormRows: part('ops/norm/layer_norm_rows', layerNormRows),
+  adamwUpdate: part('optim/adamw_update', adamwUpdate),
+  gradNormCombine: part('optim/grad_norm_combine', gradNormCombine),
+  gradNormFinish: part('optim/grad_norm_finish', gradNormFinish),
+  gradNormPartials: part('optim/grad_norm_partials', gradNormPartials),
   chunkReduce: part('scan/chunk_reduce', chunkReduce),
   chunkScan: part('scan/chunk_scan', chunkScan),
   loadStates: part('scan/load_states', loadStates),

@@ -1,0 +1,323 @@
+// torch.optim.AdamW (amsgrad=False, maximize=False) with torch.nn.utils.clip_grad_norm_, on the GPU.
+//
+// One step is three kinds of dispatch in one compute pass (shaders/optim/), then the module's encodeRefresh:
+//   1. grad_norm_partials, per gradient tensor: overflow-safe partial 2-norms and a finiteness flag, one partial per
+//      invocation, each tensor in its own range of a scratch buffer (no barriers, no atomics);
+//   2. grad_norm_finish, one workgroup: merges every partial in a fixed order and writes the STATUS word
+//      [gradNorm, finite (1 or 0), clipScale, 0] into `statusBuffer` (16 bytes at `statusOffset`);
+//   3. adamw_update, per parameter: returns at once when status says a gradient was not finite; otherwise torch's
+//      update in torch's order of f32 operations (see the WGSL), with the gradient multiplied by clipScale.
+// The reduction order depends on the shapes only, so the same gradients give the same bits.
+//
+// Non-finite gradients: a NaN or an infinity anywhere in any gradient makes the whole step a no-op on the GPU
+// (parameters, m and v keep their bits). The host learns it from the status word, which the caller reads back
+// with whatever it reads anyway (trainStep: copy `statusBuffer` [statusOffset, statusOffset + statusBytes) into
+// the readback of the loss), then calls `completeStep(status)`: t (stepCount) advances only for an applied
+// step. Until then the step is pending and encodeStep refuses to record another (its bias corrections depend on
+// t). `step(gradients)` does all of this itself with a 16-byte readback.
+//
+// Bias corrections are computed on the host in float64 for step t = stepCount + 1 and written, with lr and the
+// other hyper-parameters, to a small buffer by queue.writeBuffer when the step is encoded: encode, submit and
+// complete one step before encoding the next (which the pending rule enforces).
+import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
+import { wgsl } from '../core/shader-sources.js';
+import { createStorageBuffer } from '../core/buffers.js';
+import { checkObject, checkStorageBuffer } from '../core/validate.js';
+import type { PlanLimits } from '../ops/attention/scan.js';
+import type { NamedParameter, Trainable } from '../nn/parameters.js';
+
+const UPDATE_WORKGROUP = 64;
+const NORM_WORKGROUP = 64;
+const FINISH_WORKGROUP = 256;
+/** Elements per invocation of the norm's first pass, at least (so the partials are about 1/256 of the gradients). */
+const NORM_ELEMENTS_PER_INVOCATION = 256;
+/** Workgroups per gradient tensor in the norm's first pass, at most: tensors up to 256 * 64 * 256 = 4.2M elements
+ * keep <= 256 elements per invocation (the norm's error bound grows with that count), and the one-workgroup finish
+ * pass reads <= 16384 partials per tensor. */
+const NORM_MAX_GROUPS = 256;
+/** Floats of the status word: [gradNorm, finite (1 or 0), clipScale, 0]. */
+export const ADAMW_STATUS_FLOATS = 4;
+
+export interface AdamWOptions {
+  /** Learning rate, finite and >= 0. Settable later through `optimizer.lr` (takes effect at the next step). */
+  lr: number;
+  /** (beta1, beta2), each in [0, 1); default [0.9, 0.999]. */
+  betas?: readonly [number, number];
+  /** Added to the denominator, finite and >= 0; default 1e-8. */
+  eps?: number;
+  /** Decoupled weight decay, finite and >= 0, applied to parameters with two or more dimensions; default 0.01. */
+  weightDecay?: number;
+  /** clip_grad_norm_'s max_norm (finite, > 0): every gradient is scaled by min(1, max / (totalNorm + 1e-6)). */
+  clipGradNorm?: number;
+}
+
+/** What a step did, from its status word. */
+export interface AdamWStepStatus {
+  /** False when a gradient had a NaN or an infinity: nothing changed, t did not advance. */
+  applied: boolean;
+  /** The total 2-norm of all gradients before clipping (NaN / Infinity when not finite). */
+  gradNorm: number;
+  /** The factor the gradients were multiplied by (1 without clipping). */
+  clipScale: number;
+  /** stepCount after this step. */
+  step: number;
+}
+
+/** The passes of one AdamW step over parameters of these shapes (pure). Slots: `grad${i}`, `param${i}`, `m${i}`,
+ * `v${i}` per parameter i, `status` and `hyper`; scratch `partials`. */
+export function planAdamW(shapes: readonly (readonly number[])[], options: { clipGradNorm?: number }, device: PlanLimits): Plan<string> {
+  const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+  const norms: Dispatch<string>[] = [];
+  const updates: Dispatch<string>[] = [];
+  let partials = 0;
+  shapes.forEach((shape, i) => {
+    const count = elementCount(shape);
+    if (count === 0) return;
+    const groups = Math.min(Math.ceil(count / (NORM_ELEMENTS_PER_INVOCATION * NORM_WORKGROUP)), NORM_MAX_GROUPS);
+    norms.push({
+      kernel: { parts: [wgsl.gradNormCombine, wgsl.gradNormPartials], constants: { WORKGROUP_SIZE: NORM_WORKGROUP } },
+      params: { count, first_partial: partials },
+      buffers: { grad: `grad${i}`, partials: { scratch: 'partials' } },
+      workgroups: [groups, 1, 1],
+    });
+    partials += groups * NORM_WORKGROUP;
+    updates.push({
+      kernel: { parts: [wgsl.adamwUpdate], constants: { WORKGROUP_SIZE: UPDATE_WORKGROUP } },
+      params: { count, decay: shape.length >= 2 ? 1 : 0 },
+      buffers: { hyper: 'hyper', status: 'status', grad: `grad${i}`, param: `param${i}`, exp_avg: `m${i}`, exp_avg_sq: `v${i}` },
+      workgroups: [Math.min(Math.ceil(count / UPDATE_WORKGROUP), maxGroups), 1, 1],
+    });
+  });
+  const finish: Dispatch<string> = {
+    kernel: { parts: [wgsl.gradNormCombine, wgsl.gradNormFinish], constants: { WORKGROUP_SIZE: FINISH_WORKGROUP } },
+    params: { partial_count: partials, clip: options.clipGradNorm === undefined ? 0 : 1, max_norm: options.clipGradNorm ?? 0 },
+    buffers: { partials: { scratch: 'partials' }, status: 'status' },
+    workgroups: [1, 1, 1],
+  };
+  return { dispatches: [...norms, finish, ...updates], scratch: { partials: partials * 16 }, optional: [] };
+}
+
+function elementCount(shape: readonly number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+function checkNumber(name: string, value: unknown, min: number, minIncluded: boolean, max = Infinity, maxIncluded = false): number {
+  if (typeof value !== 'number') throw new TypeError(`${name} must be a number, got ${value === null ? 'null' : typeof value}`);
+  const aboveMin = minIncluded ? value >= min : value > min;
+  const belowMax = max === Infinity ? Number.isFinite(value) : maxIncluded ? value <= max : value < max;
+  if (!(aboveMin && belowMax)) {
+    throw new RangeError(`${name} must be in ${minIncluded ? '[' : '('}${min}, ${max === Infinity ? 'Infinity' : max}${maxIncluded ? ']' : ')'} and finite, got ${value}`);
+  }
+  return value;
+}
+
+function checkLr(value: unknown): number {
+  return checkNumber('lr', value, 0, true);
+}
+
+export class AdamW {
+  private lr_: number;
+  private t = 0;
+  private pending_ = false;
+  private destroyed = false;
+
+  private constructor(
+    readonly device: GPUDevice,
+    private readonly module: Trainable,
+    private readonly params: readonly NamedParameter[],
+    readonly betas: readonly [number, number],
+    readonly eps: number,
+    readonly weightDecay: number,
+    readonly clipGradNorm: number | undefined,
+    private readonly prepared: PreparedPlan<string>,
+    private readonly m: readonly GPUBuffer[],
+    private readonly v: readonly GPUBuffer[],
+    /** The status word of the last encoded step: [gradNorm, finite (1 or 0), clipScale, 0], f32. */
+    readonly statusBuffer: GPUBuffer,
+    private readonly hyper: GPUBuffer,
+    lr: number,
+  ) {
+    this.lr_ = lr;
+  }
+
+  /** Byte offset of the status word in statusBuffer, and its size (ADAMW_STATUS_FLOATS floats). */
+  readonly statusOffset = 0;
+  readonly statusBytes = ADAMW_STATUS_FLOATS * 4;
+
+  /**
+   * An optimizer for `module.parameters()` (taken once, here): m and v zero on the GPU, t = 0. Options are checked
+   * first, naming the bad one (TypeError / RangeError); nothing is allocated for a refused call.
+   */
+  static async create(device: GPUDevice, module: Trainable, options: AdamWOptions): Promise<AdamW> {
+    checkObject<AdamWOptions>('options', options, '{ lr, betas?, eps?, weightDecay?, clipGradNorm? }');
+    const lr = checkLr(options.lr);
+    const betas = options.betas ?? [0.9, 0.999];
+    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`betas must be [beta1, beta2], got ${String(betas)}`);
+    checkNumber('betas[0]', betas[0], 0, true, 1, false);
+    checkNumber('betas[1]', betas[1], 0, true, 1, false);
+    const eps = checkNumber('eps', options.eps ?? 1e-8, 0, true);
+    const weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0.01, 0, true);
+    const clip = options.clipGradNorm === undefined ? undefined : checkNumber('clipGradNorm', options.clipGradNorm, 0, false);
+    if (typeof module !== 'object' || module === null || typeof module.parameters !== 'function' || typeof module.encodeRefresh !== 'function') {
+      throw new TypeError('module must be a Trainable (parameters(), encodeRefresh(encoder))');
+    }
+    const params = module.parameters();
+    const names = new Set<string>();
+    for (const p of params) {
+      if (names.has(p.name)) throw new RangeError(`module.parameters() lists ${p.name} twice`);
+      names.add(p.name);
+      if (!Array.isArray(p.shape) || !p.shape.every((d) => Number.isInteger(d) && d >= 0)) throw new TypeError(`parameter ${p.name}: shape must be non-negative integers, got ${String(p.shape)}`);
+      checkStorageBuffer(`parameter ${p.name}`, p.buffer, elementCount(p.shape) * 4);
+    }
+    const plan = planAdamW(params.map((p) => p.shape), { clipGradNorm: clip }, { limits: device.limits, cpu: false });
+    const prepared = await PreparedPlan.create(device, plan, 'aaren adamw');
+    const made: GPUBuffer[] = [];
+    try {
+      const state = (kind: string) => params.map((p) => {
+        const buffer = createStorageBuffer(device, elementCount(p.shape) * 4, `aaren adamw ${kind} ${p.name}`);
+        made.push(buffer);
+        return buffer;
+      });
+      const m = state('exp_avg');
+      const v = state('exp_avg_sq');
+      const status = createStorageBuffer(device, ADAMW_STATUS_FLOATS * 4, 'aaren adamw status');
+      made.push(status);
+      const hyper = createStorageBuffer(device, 32, 'aaren adamw hyper-parameters');
+      made.push(hyper);
+      return new AdamW(device, module, params, [betas[0], betas[1]], eps, weightDecay, clip, prepared, m, v, status, hyper, lr);
+    } catch (error) {
+      for (const buffer of made) buffer.destroy();
+      prepared.destroy();
+      throw error;
+    }
+  }
+
+  get lr(): number {
+    return this.lr_;
+  }
+
+  /** Takes effect at the next encodeStep / step. */
+  set lr(value: number) {
+    this.lr_ = checkLr(value);
+  }
+
+  /** Steps applied so far (torch's state['step']): refused steps do not count. */
+  get stepCount(): number {
+    return this.t;
+  }
+
+  /** True between encodeStep and completeStep. */
+  get pending(): boolean {
+    return this.pending_;
+  }
+
+  /** The names of the parameters, in the module's order. */
+  get parameterNames(): string[] {
+    return this.params.map((p) => p.name);
+  }
+
+  /** exp_avg (m) and exp_avg_sq (v) of a parameter, f32 like the parameter (for tests and checkpoints). */
+  stateBuffers(name: string): { m: GPUBuffer; v: GPUBuffer } {
+    const i = this.params.findIndex((p) => p.name === name);
+    if (i < 0) throw new RangeError(`AdamW has no parameter ${name}`);
+    return { m: this.m[i]!, v: this.v[i]! };
+  }
+
+  private checkGradients(gradients: Record<string, GPUBuffer>): void {
+    if (this.destroyed) throw new Error('AdamW: the optimizer was destroyed');
+    if (this.pending_) throw new Error('AdamW.encodeStep: the previous step is pending; give its status word to completeStep first');
+    checkObject('gradients', gradients, 'of GPU buffers by parameter name');
+    const names = new Set(this.params.map((p) => p.name));
+    for (const name of Object.keys(gradients)) {
+      if (!names.has(name)) throw new RangeError(`gradients['${name}']: the module has no parameter of that name`);
+    }
+    // A gradient bound read-only where the update writes (a parameter, m, v) is a WebGPU validation error that
+    // would surface later and far away; refuse it here.
+    const written = new Set<GPUBuffer>([...this.params.map((p) => p.buffer), ...this.m, ...this.v, this.statusBuffer, this.hyper]);
+    for (const p of this.params) {
+      if (gradients[p.name] === undefined) throw new TypeError(`gradients['${p.name}'] is missing`);
+      checkStorageBuffer(`gradients['${p.name}']`, gradients[p.name], elementCount(p.shape) * 4);
+      if (written.has(gradients[p.name]!)) throw new RangeError(`gradients['${p.name}'] is a buffer the optimizer writes (a parameter or its state)`);
+    }
+  }
+
+  /**
+   * Records one step into `encoder` (one compute pass, then module.encodeRefresh(encoder)), GPU-resident with
+   * no readback. The gradients are checked first (a missing, unknown or too small buffer throws, naming it, before
+   * any GPU work). The step's status word lands in statusBuffer; after submitting, pass it to completeStep.
+   */
+  encodeStep(encoder: GPUCommandEncoder, gradients: Record<string, GPUBuffer>): void {
+    this.checkGradients(gradients);
+    this.record(encoder, gradients);
+  }
+
+  private record(encoder: GPUCommandEncoder, gradients: Record<string, GPUBuffer>): void {
+    const [b1, b2] = this.betas;
+    const t = this.t + 1;
+    // torch computes these Python floats in float64 and hands them to f32 kernels as scalars.
+    const biasCorrection1 = 1 - b1 ** t;
+    const biasCorrection2Sqrt = Math.sqrt(1 - b2 ** t);
+    const hyper = new Float32Array([1 - this.lr_ * this.weightDecay, 1 - b1, b2, 1 - b2, -(this.lr_ / biasCorrection1), biasCorrection2Sqrt, this.eps, 0]);
+    this.device.queue.writeBuffer(this.hyper, 0, hyper);
+    const slots: Record<string, GPUBuffer> = { status: this.statusBuffer, hyper: this.hyper };
+    this.params.forEach((p, i) => {
+      slots[`grad${i}`] = gradients[p.name]!;
+      slots[`param${i}`] = p.buffer;
+      slots[`m${i}`] = this.m[i]!;
+      slots[`v${i}`] = this.v[i]!;
+    });
+    const pass = encoder.beginComputePass({ label: 'aaren adamw step' });
+    this.prepared.encode(pass, slots);
+    pass.end();
+    this.module.encodeRefresh(encoder);
+    this.pending_ = true;
+  }
+
+  /**
+   * Ends the pending step with its status word (ADAMW_STATUS_FLOATS floats read back from statusBuffer at
+   * statusOffset): t advances when it says the step was applied. A caller whose submit failed passes zeros
+   * (a refused step).
+   */
+  completeStep(status: ArrayLike<number>): AdamWStepStatus {
+    if (!this.pending_) throw new Error('AdamW.completeStep: no step is pending');
+    if (typeof status !== 'object' || status === null || status.length < ADAMW_STATUS_FLOATS) {
+      throw new TypeError(`status must hold the ${ADAMW_STATUS_FLOATS} floats of statusBuffer`);
+    }
+    this.pending_ = false;
+    const applied = status[1] === 1;
+    if (applied) this.t += 1;
+    return { applied, gradNorm: status[0]!, clipScale: status[2]!, step: this.t };
+  }
+
+  /** encodeStep, submit, read the status word back and completeStep. A refused (non-finite) step resolves with
+   * `applied: false`; it does not throw. */
+  async step(gradients: Record<string, GPUBuffer>): Promise<AdamWStepStatus> {
+    this.checkGradients(gradients);
+    const encoder = this.device.createCommandEncoder({ label: 'aaren adamw step' });
+    const staging = this.device.createBuffer({ label: 'aaren adamw status readback', size: this.statusBytes, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+    let status = new Float32Array(ADAMW_STATUS_FLOATS);
+    try {
+      this.record(encoder, gradients);
+      encoder.copyBufferToBuffer(this.statusBuffer, this.statusOffset, staging, 0, this.statusBytes);
+      this.device.queue.submit([encoder.finish()]);
+      await staging.mapAsync(GPUMapMode.READ);
+      status = new Float32Array(staging.getMappedRange().slice(0));
+      staging.unmap();
+    } catch (error) {
+      // The step may or may not have run; t stays (as for a refused step) and the optimizer is usable again.
+      if (this.pending_) this.completeStep(new Float32Array(ADAMW_STATUS_FLOATS));
+      throw error;
+    } finally {
+      staging.destroy();
+    }
+    return this.completeStep(status);
+  }
+
+  /** Frees m, v, the status and hyper-parameter buffers and the plan's scratch; the parameters stay. */
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.prepared.destroy();
+    for (const buffer of [...this.m, ...this.v, this.statusBuffer, this.hyper]) buffer.destroy();
+  }
+}
