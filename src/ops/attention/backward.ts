@@ -5,7 +5,9 @@
 //   dv_i = pi_i a_i,   ds_i = pi_i (v_i . a_i - b_i),   pi_i = e^{s_i - m_i} / u_i,
 // scanned right to left with the operator of shaders/ops/attention/lse_backward.wgsl (elements (log lambda_i, x_i)).
 //
-// Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), the scan
+// Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), grad_terms
+// (per position (l_i, D_i, pi_i) from stats, scores, outputs and gradOutput, once: the scan then binds 7 storage
+// buffers, within WebGPU's default limit of 8 per stage, and no channel block rereads whole rows for D), the scan
 // (every schedule of the skeleton: recurrent, sequential, parallel reduce-then-scan, right to left through the
 // element source's and sink's index mapping), sum_partials when headDim > 16 (several channel blocks: each block
 // writes its share of ds = pi (v . a) over its channels, minus pi b in block 0, to a scratch [blocks, batch, length]
@@ -54,20 +56,23 @@ export interface PrefixScanBackwardBuffers {
 /** The buffers a backward plan binds: the caller's, and gradCarry / gradFirst (the scan's ends, made by the class). */
 export type BackwardSlot = keyof PrefixScanBackwardBuffers | 'gradCarry' | 'gradFirst';
 
+const rowsOf = (config: KernelConfig) => (config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32);
+const gradOutputRows = (config: KernelConfig) => instantiate(rowsOf(config), 'ROWS', 'grad_output', ['grad_output_load4']);
+const forwardOutputRows = (config: KernelConfig) => instantiate(rowsOf(config), 'ROWS', 'forward_output', ['forward_output_load4']);
+
 /** The backward operator: elements (log lambda_i, g_i, D_i) right to left, writing dv and (shares of) ds. */
 export function backwardOperator(config: KernelConfig): ScanOperator<BackwardSlot> {
-  const rows = config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32;
   const partial = config.blocks > 1;
   return {
     common: [wgsl.lseBackward],
     constants: {},
     source: {
-      parts: [wgsl.statsRead, instantiate(rows, 'ROWS', 'grad_output', ['grad_output_load4']), instantiate(rows, 'ROWS', 'forward_output', ['forward_output_load4']), wgsl.loadGrad],
-      buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output' },
+      parts: [wgsl.gradTermsRead, gradOutputRows(config), wgsl.loadGrad],
+      buffers: { grad_terms: { scratch: 'grad terms' }, grad_output: 'gradOutput' },
     },
     sink: {
       parts: [valueRows(config), outputRows(config), partial ? wgsl.scoreGradPartial : wgsl.scoreGradDirect, wgsl.storeGrads],
-      buffers: { values: 'values', outputs: 'gradValues', scores: 'scores', ...(partial ? { ds_partials: { scratch: 'ds partials' } } : { grad_scores: 'gradScores' }) },
+      buffers: { values: 'values', outputs: 'gradValues', ...(partial ? { ds_partials: { scratch: 'ds partials' } } : { grad_scores: 'gradScores' }) },
     },
   };
 }
@@ -89,24 +94,31 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
     buffers: { stats: 'stats', grad_final_state: 'gradFinalState', grad_carry: 'gradCarry' },
     workgroups: endGroups,
   };
+  // One invocation per row (batch * length), over x then y.
+  const rowCount = batch * length;
+  const rowGroups = Math.ceil(rowCount / 64);
+  const x = Math.min(rowGroups, maxGroups);
+  const rowWorkgroups: [number, number, number] = [x, Math.ceil(rowGroups / x), 1];
+  const terms: Dispatch<BackwardSlot> = {
+    kernel: { parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), wgsl.gradTerms], constants: { LANES: config.lanes } },
+    params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: x, has_carry: 0, write_final: 0 },
+    buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output', scores: 'scores', grad_terms: { scratch: 'grad terms' } },
+    workgroups: rowWorkgroups,
+  };
   const scan = planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
-  const dispatches: Dispatch<BackwardSlot>[] = [carry, ...scan.dispatches];
-  const scratch: Record<string, number> = { ...scan.scratch };
+  const dispatches: Dispatch<BackwardSlot>[] = [carry, terms, ...scan.dispatches];
+  const scratch: Record<string, number> = { ...scan.scratch, 'grad terms': rowCount * 16 };
   if (config.blocks > 1) {
-    const rows = batch * length;
-    scratch['ds partials'] = config.blocks * rows * 4;
-    const groups = Math.ceil(rows / 64);
-    const x = Math.min(groups, maxGroups);
+    scratch['ds partials'] = config.blocks * rowCount * 4;
     dispatches.push({
       kernel: { parts: [wgsl.scanParams, wgsl.sumPartials], constants: {} },
       params: { batch, count: length, head_dim: headDim, tiles_per_chunk: config.blocks, chunks: x, has_carry: 0, write_final: 0 },
       buffers: { ds_partials: { scratch: 'ds partials' }, grad_scores: 'gradScores' },
-      workgroups: [x, Math.ceil(groups / x), 1],
+      workgroups: rowWorkgroups,
     });
   }
-  const rows = config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32;
   const finish: Kernel = {
-    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, instantiate(rows, 'ROWS', 'forward_output', ['forward_output_load4']), wgsl.gradFinish],
+    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, forwardOutputRows(config), wgsl.gradFinish],
     constants: {},
   };
   dispatches.push({
@@ -130,6 +142,7 @@ export function backwardBufferBytes(shape: ScanShape, config: KernelConfig, para
     stats: bufferBytes(batch * length * 8),
     state: bufferBytes(stateBytes(batch, headDim)),
   };
+  sizes['grad terms'] = bufferBytes(batch * length * 16);
   if (config.blocks > 1) sizes['ds partials'] = bufferBytes(config.blocks * batch * length * 4);
   if (parallel) sizes['chunk states'] = bufferBytes(stateBytes(batch * Math.ceil(length / config.tile), headDim));
   return sizes;
