@@ -17,6 +17,7 @@ import { referenceScanBackward } from '../src/reference/scan-backward.js';
 import { runScanBackwardCase, BACKWARD_RELATIVE_TOLERANCE, type ScanBackwardCase } from '../cases/scan-backward.js';
 import { makeScores, makeValues, mulberry32, normal, type ScorePattern } from '../cases/random.js';
 import { SCAN_SCHEDULES } from '../src/scan/skeleton.js';
+import { trackBuffers } from '../cases/layer.js';
 
 const device = await dawnDevice();
 
@@ -155,6 +156,18 @@ describe('pieces past the buffer limit (artificially small limits)', () => {
     const limit = { bytes: 3 * 300 * 8 * 4 * 2 + 3 * 300 * 4 + 4096, name: 'testLimit' }; // about 3 sequences a piece
     const e = errorOf(p, await backwardInPieces(device, p, {}, limit));
     expect(e).toBeLessThanOrEqual(BACKWARD_RELATIVE_TOLERANCE);
+  });
+
+  test('pieces release every buffer they make (a refused call makes none)', async () => {
+    const p = problem(2, 500, 4, 'normal1', 915, { initial: true, gradFinal: true });
+    const tracker = trackBuffers(device);
+    try {
+      await backwardInPieces(device, p, { initialState: p.initialState, gradFinalState: p.gradFinalState }, { bytes: 8192, name: 'testLimit' });
+      await expect(backwardInPieces(device, p, {}, { bytes: 64, name: 'testLimit' })).rejects.toThrow(RangeError);
+      expect(tracker.live.size).toBe(0);
+    } finally {
+      tracker.restore();
+    }
   });
 
   test('a limit below one token is refused with a RangeError naming it', async () => {
