@@ -10,6 +10,7 @@ import { type Dispatch, type Kernel, PreparedPlan, kernelProgram } from '../src/
 import { wgsl } from '../src/core/shader-sources.js';
 import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '../src/ops/attention/scan.js';
 import { AarenLayer } from '../src/nn/layer.js';
+import { PrefixScanBackward } from '../src/ops/attention/backward.js';
 import { emptyState, packState } from '../src/ops/attention/state.js';
 import copyWgsl from './shaders/copy.wgsl?raw';
 import naiveWgsl from './shaders/naive_attention.wgsl?raw';
@@ -47,6 +48,8 @@ export interface ResultRow {
 /** The peer figures (bench/peers/ort.ts) are present only where onnxruntime-web ran (--backend chrome). */
 export interface Summary extends Partial<PeerSummary> {
   scanVsCopy: number;
+  /** GPU-resident backward of the scan (PrefixScanBackward) time / forward (PrefixScan) time, scanVsCopy's shape. */
+  scanBackwardVsForward: number;
   parallelVsNaive: number;
   parallelVsSequential: number;
   stepGrowth: number;
@@ -515,6 +518,40 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     }
   }
 
+  // scanBackwardVsForward: the backward (gradients of scores and values from the forward's stats) against the
+  // forward, at scanVsCopy's shape, both timed here one after the other (the same load on the machine).
+  let backwardVsForward = 0;
+  {
+    const length = plan.anchorLength;
+    const shape = { batch, length, headDim };
+    const rows = batch * length * headDim;
+    const b = {
+      scores: buffers.random(batch * length, 1, 'bench scores', 4), values: buffers.random(rows, 2, 'bench values'),
+      output: buffers.empty(rows * 4, 'bench output'), stats: buffers.empty(batch * length * 8, 'bench stats'),
+      gradOutput: buffers.random(rows, 5, 'bench grad output'), gradScores: buffers.empty(batch * length * 4, 'bench grad scores'),
+      gradValues: buffers.empty(rows * 4, 'bench grad values'),
+    };
+    const forward = await PrefixScan.create(device, shape);
+    const withStats = await PrefixScan.create(device, shape, { saveStats: true });
+    const backward = await PrefixScanBackward.create(device, shape);
+    try {
+      const encoder = device.createCommandEncoder({ label: 'bench forward with stats' });
+      withStats.encode(encoder, b);
+      device.queue.submit([encoder.finish()]);
+      const tf = await timer.time((e) => forward.encode(e, { scores: b.scores, values: b.values, output: b.output }));
+      const tb = await timer.time((e) => backward.encode(e, b));
+      record({ kernel: 'scan-forward', batch, length, headDim, ...tf, bytes: scanBytes(batch, length, headDim) }, investigation);
+      // Backward traffic: scores, stats, values, outputs and gradOutput read; gradScores and gradValues written.
+      record({ kernel: 'scan-backward', batch, length, headDim, ...tb, bytes: 4 * batch * length * (4 + 4 * headDim) }, investigation);
+      backwardVsForward = tb.medianMs / tf.medianMs;
+    } finally {
+      forward.destroy();
+      withStats.destroy();
+      backward.destroy();
+      buffers.release();
+    }
+  }
+
   const find = (kernel: string, length: number) => {
     const row = results.find((r) => r.kernel === kernel && r.length === length && (kernel.includes('step') || r.batch === batch));
     if (!row) throw new Error(`bench: no ${kernel} row at length ${length}`);
@@ -525,6 +562,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   const pAnchor = P.includes(16384) ? 16384 : pLast;
   const summary: Summary = {
     scanVsCopy: find('copy', plan.anchorLength) / find('scan', plan.anchorLength),
+    scanBackwardVsForward: backwardVsForward,
     parallelVsNaive: find('naive', plan.naiveAnchorLength) / find('scan', plan.naiveAnchorLength),
     parallelVsSequential: find('sequential', plan.anchorLength) / find('scan', plan.anchorLength),
     stepGrowth: stepMs.get(pAnchor)! / stepMs.get(pFirst)!,

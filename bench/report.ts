@@ -28,6 +28,7 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push('| figure | value | target | what it compares |', '|---|---|---|---|');
   const row = (name: string, value: number, target: string, what: string) => lines.push(`| \`${name}\` | ${fmt(value)} | ${target} | ${what} |`);
   row('scanVsCopy', s.scanVsCopy, '>= 0.8', `scan bytes/s / copy bytes/s, L = ${c.anchorLength}`);
+  row('scanBackwardVsForward', s.scanBackwardVsForward, '<= 2.5', `scan backward time / forward time (GPU-resident), L = ${c.anchorLength}`);
   row('parallelVsNaive', s.parallelVsNaive, '>= 50', `naive quadratic time / scan time, L = ${c.naiveAnchorLength}`);
   row('parallelVsSequential', s.parallelVsSequential, '> 1 on a GPU', `sequential recurrence time / scan time, L = ${c.anchorLength}`);
   row('stepGrowth', s.stepGrowth, '<= 1.2', `Aaren step time at P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)} / at P = ${c.stepP[0]}`);

@@ -7,7 +7,7 @@
 // combines whose factors e^{l} are <= 1 (no growth): each term carries ~1e-7 relative error per combine it passes
 // and the scan's tree / runs bound the chain at a few hundred combines (recurrent runs of 256, Blelloch tiles, chunk
 // levels), so the worst aligned error stays orders below 1e-4 of the largest gradient, the forward's own bound.
-import { prefixAttentionBackward } from '../src/ops/attention/backward.js';
+import { backwardInPieces } from '../src/ops/attention/backward.js';
 import type { ScanSchedule } from '../src/scan/skeleton.js';
 import type { ScanState } from '../src/ops/attention/state.js';
 import { referenceScanBackward } from '../src/reference/scan-backward.js';
@@ -27,10 +27,12 @@ export interface ScanBackwardCase {
   initialState?: boolean;
   gradFinalState?: boolean;
   tilesPerChunk?: number;
+  /** Run in pieces within this many bytes per buffer (an artificially small limit: cuts along the length). */
+  pieceBytes?: number;
 }
 
 export function backwardCaseName(c: ScanBackwardCase): string {
-  return `${c.schedule} b${c.batch} n${c.length} d${c.headDim} ${c.pattern}${c.initialState ? ' +init' : ''}${c.gradFinalState ? ' +gradFinal' : ''}${c.tilesPerChunk ? ` tpc${c.tilesPerChunk}` : ''}`;
+  return `${c.schedule} b${c.batch} n${c.length} d${c.headDim} ${c.pattern}${c.initialState ? ' +init' : ''}${c.gradFinalState ? ' +gradFinal' : ''}${c.tilesPerChunk ? ` tpc${c.tilesPerChunk}` : ''}${c.pieceBytes ? ` pieces<=${c.pieceBytes}B` : ''}`;
 }
 
 function scoresOf(pattern: BackwardPattern, batch: number, length: number, seed: number): Float32Array {
@@ -78,8 +80,9 @@ export async function runScanBackwardCase(device: GPUDevice, c: ScanBackwardCase
   const initialState = c.initialState ? randomState(batch, headDim, seed + 3, c.pattern === 'e30' ? 1e30 : c.pattern === 'huge' ? 1e4 : 1) : undefined;
   const gradFinalState = c.gradFinalState ? randomState(batch, headDim, seed + 4) : undefined;
   const start = performance.now();
-  const gpu = await prefixAttentionBackward(device, { scores, values, gradOutput, batch, length, headDim },
-    { schedule: c.schedule, initialState, gradFinalState, tilesPerChunk: c.tilesPerChunk });
+  const gpu = await backwardInPieces(device, { scores, values, gradOutput, batch, length, headDim },
+    { schedule: c.schedule, initialState, gradFinalState, tilesPerChunk: c.tilesPerChunk },
+    c.pieceBytes ? { bytes: c.pieceBytes, name: 'test limit' } : undefined);
   const ms = performance.now() - start;
   const ref = referenceScanBackward({ scores, values, gradOutput, batch, length, headDim }, { initialState, gradFinalState });
   const refInit = ref.gradInitialState ? [...ref.gradInitialState.m, ...ref.gradInitialState.u, ...ref.gradInitialState.w] : [];
@@ -118,6 +121,7 @@ export async function runScanBackwardCases(device: GPUDevice): Promise<CaseResul
     { batch: 2, length: 257, headDim: 17, pattern: 'masked-prefix', schedule: 'sequential', initialState: true },
     { batch: 2, length: 1000, headDim: 4, pattern: 'huge', schedule: 'parallel', tilesPerChunk: 1, gradFinalState: true },
     { batch: 2, length: 300, headDim: 3, pattern: 'e30', schedule: 'recurrent', initialState: true, gradFinalState: true },
+    { batch: 2, length: 1000, headDim: 4, pattern: 'masked-prefix', schedule: 'recurrent', initialState: true, gradFinalState: true, pieceBytes: 8192 },
   ];
   const results: CaseResult[] = [];
   for (const [i, c] of cases.entries()) {

@@ -60,11 +60,11 @@ test('argument checks: gradOutput NaN / +Infinity refused with its index, before
   await expect(prefixAttentionBackward(device, ok, { schedule: 'fast' as never })).rejects.toThrow(/options\.schedule/);
 });
 
-test('plan: every schedule is one reverse scan between grad_carry and grad_finish', () => {
+test('plan: every schedule is one reverse scan between grad_carry + grad_terms and grad_finish', () => {
   const dev = { limits: device.limits, cpu: true };
   const names = (p: ReturnType<typeof planPrefixScanBackward>) => p.dispatches.map((d) => d.kernel.parts.at(-1)!.name);
-  expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 4 }, { schedule: 'recurrent' }, dev))).toEqual(['ops/attention/grad_carry', 'scan/recurrent_scan', 'ops/attention/grad_finish']);
-  expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 64 }, { schedule: 'sequential' }, dev))).toEqual(['ops/attention/grad_carry', 'scan/chunk_scan', 'ops/attention/sum_partials', 'ops/attention/grad_finish']);
+  expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 4 }, { schedule: 'recurrent' }, dev))).toEqual(['ops/attention/grad_carry', 'ops/attention/grad_terms', 'scan/recurrent_scan', 'ops/attention/grad_finish']);
+  expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 64 }, { schedule: 'sequential' }, dev))).toEqual(['ops/attention/grad_carry', 'ops/attention/grad_terms', 'scan/chunk_scan', 'ops/attention/sum_partials', 'ops/attention/grad_finish']);
   expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 4 }, { schedule: 'parallel', tilesPerChunk: 1 }, dev))).toContain('scan/chunk_reduce');
 });
 

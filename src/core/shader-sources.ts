@@ -7,6 +7,8 @@ import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import gradCarry from '../../shaders/ops/attention/grad_carry.wgsl?raw';
 import gradEndParams from '../../shaders/ops/attention/grad_end_params.wgsl?raw';
 import gradFinish from '../../shaders/ops/attention/grad_finish.wgsl?raw';
+import gradTerms from '../../shaders/ops/attention/grad_terms.wgsl?raw';
+import gradTermsRead from '../../shaders/ops/attention/grad_terms_read.wgsl?raw';
 import loadGrad from '../../shaders/ops/attention/load_grad.wgsl?raw';
 import loadTokens from '../../shaders/ops/attention/load_tokens.wgsl?raw';
 import lseBackward from '../../shaders/ops/attention/lse_backward.wgsl?raw';
@@ -77,6 +79,8 @@ export const wgsl = {
   gradCarry: part('ops/attention/grad_carry', gradCarry),
   gradEndParams: part('ops/attention/grad_end_params', gradEndParams),
   gradFinish: part('ops/attention/grad_finish', gradFinish),
+  gradTerms: part('ops/attention/grad_terms', gradTerms),
+  gradTermsRead: part('ops/attention/grad_terms_read', gradTermsRead),
   loadGrad: part('ops/attention/load_grad', loadGrad),
   loadTokens: part('ops/attention/load_tokens', loadTokens),
   lseBackward: part('ops/attention/lse_backward', lseBackward),

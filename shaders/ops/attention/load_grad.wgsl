@@ -1,35 +1,27 @@
-// Element source of the backward scan (lse_backward.wgsl): scan element j is position i = N-1-j, the element
-// (l_i, g_i, D_i) with D_i = g_i . o_i (over every channel: each channel block computes the same D, bit for bit)
-// and l_i = log lambda_i = (m_i - m_{i+1}) + log(u_i / u_{i+1}) (0 at the last position: the gradient of the final
-// state enters as the scan's carry). A position with u_i = 0 (no unmasked token yet, o_i = 0) passes nothing: l =
-// NO_PASS, x = 0. Reads grad_output and forward_output (rows_*.wgsl instances) and stats.
+// Element source of the backward scan: scan element j is position i = N-1-j, the element (l_i, g_i, D_i) with
+// l_i = log lambda_i and D_i = g_i . o_i from grad_terms (grad_terms.wgsl, through grad_terms_read.wgsl) and g_i,
+// this workgroup's channel block of it, from grad_output (a rows_*.wgsl instance). A position with u_i = 0 (no
+// unmasked token yet, o_i = 0; grad_terms' last component 0) passes nothing: l = NO_PASS, x = 0. The last position
+// has l = 0: the gradient of the final state enters as the scan's carry.
 
 fn load_element(b: u32, j: u32, channel_block: u32) -> Elem {
   var e = elem_identity();
   if (j >= params.count) {
     return e;
   }
-  let i = position_of(j);
-  let row = b * params.count + i;
-  let st = stats[row];
-  if (st.y <= 0.0) {
-    e.l = NO_PASS;
+  let row = b * params.count + position_of(j);
+  let t = grad_terms[row];
+  e.l = max(t.x, NO_PASS);
+  if (t.w == 0.0) {
     return e;
   }
-  if (i + 1u < params.count) {
-    let next = stats[row + 1u];
-    e.l = min((st.x - next.x) + log(st.y / next.y), 0.0);
-  }
+  e.b = t.y;
   let vecs = w_vec4s(params.head_dim);
-  var dot_go = 0.0;
-  for (var q = 0u; q < vecs; q++) {
-    let g = grad_output_load4(row, q);
-    dot_go += dot(g, forward_output_load4(row, q));
-    let k = q - channel_block * LANES;
-    if (q >= channel_block * LANES && k < LANES) {
-      e.a[k] = g;
+  for (var k = 0u; k < LANES; k++) {
+    let q = channel_block * LANES + k;
+    if (q < vecs) {
+      e.a[k] = grad_output_load4(row, q);
     }
   }
-  e.b = dot_go;
   return e;
 }

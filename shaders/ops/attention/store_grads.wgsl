@@ -1,11 +1,10 @@
 // Element sink of the backward scan: with c_i = (a_i, b_i) the inclusive result at position i = N-1-j,
 //   dv_i = pi_i a_i,   ds_i = pi_i (v_i . a_i - b_i),   pi_i = exp(s_i - m_i) / u_i <= 1  (0 for a masked token or u_i = 0).
-// dv rows go through store_output4 (outputs_*.wgsl bound to gradValues), v through load_value4 (values_*.wgsl).
+// pi_i comes from grad_terms (grad_terms.wgsl); dv rows go through store_output4 (outputs_*.wgsl bound to
+// gradValues), v through load_value4 (values_*.wgsl).
 // A workgroup owns one channel block, so it hands store_score_grad its block's share of ds: pi (v . a) over its
 // channels, minus pi b in block 0 (score_grad_direct.wgsl writes it when there is one block; score_grad_partial.wgsl
 // keeps one share per block for sum_partials.wgsl).
-
-var<storage, read> scores: array<f32>;
 
 fn store_prefix(b: u32, j: u32, channel_block: u32, exclusive: Elem, inclusive: Elem) {
   if (j >= params.count) {
@@ -13,12 +12,7 @@ fn store_prefix(b: u32, j: u32, channel_block: u32, exclusive: Elem, inclusive: 
   }
   let i = position_of(j);
   let row = b * params.count + i;
-  let st = stats[row];
-  let s = scores[row];
-  var pi = 0.0;
-  if (!is_masked_score(s) && st.y > 0.0) {
-    pi = exp(min(s - st.x, 0.0)) / st.y;
-  }
+  let pi = grad_terms[row].z;
   let vecs = w_vec4s(params.head_dim);
   var va = 0.0;
   for (var k = 0u; k < LANES; k++) {

@@ -5,7 +5,9 @@
 //   dv_i = pi_i a_i,   ds_i = pi_i (v_i . a_i - b_i),   pi_i = e^{s_i - m_i} / u_i,
 // scanned right to left with the operator of shaders/ops/attention/lse_backward.wgsl (elements (log lambda_i, x_i)).
 //
-// Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), the scan
+// Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), grad_terms
+// (per position (l_i, D_i, pi_i) from stats, scores, outputs and gradOutput, once: the scan then binds 7 storage
+// buffers, within WebGPU's default limit of 8 per stage, and no channel block rereads whole rows for D), the scan
 // (every schedule of the skeleton: recurrent, sequential, parallel reduce-then-scan, right to left through the
 // element source's and sink's index mapping), sum_partials when headDim > 16 (several channel blocks: each block
 // writes its share of ds = pi (v . a) over its channels, minus pi b in block 0, to a scratch [blocks, batch, length]
@@ -18,10 +20,11 @@ import { wgsl } from '../../core/shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter, runGpuCall } from '../../core/device.js';
+import { cutIntoPieces, type Piece } from '../../core/pieces.js';
 import { SCAN_SCHEDULES, chooseSchedule, kernelConfig, planScan, type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule } from '../../scan/skeleton.js';
 import { packState, stateBytes, stateStrideFloats, type ScanState } from './state.js';
 import {
-  PrefixScan, checkEncoder, checkInput, checkNoAliasing, outputRows, valueRows,
+  PrefixScan, checkEncoder, checkInput, checkNoAliasing, outputRows, runInPieces, valueRows,
   type PlanLimits, type PrefixAttentionInput, type ScanShape,
 } from './scan.js';
 
@@ -54,20 +57,23 @@ export interface PrefixScanBackwardBuffers {
 /** The buffers a backward plan binds: the caller's, and gradCarry / gradFirst (the scan's ends, made by the class). */
 export type BackwardSlot = keyof PrefixScanBackwardBuffers | 'gradCarry' | 'gradFirst';
 
+const rowsOf = (config: KernelConfig) => (config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32);
+const gradOutputRows = (config: KernelConfig) => instantiate(rowsOf(config), 'ROWS', 'grad_output', ['grad_output_load4']);
+const forwardOutputRows = (config: KernelConfig) => instantiate(rowsOf(config), 'ROWS', 'forward_output', ['forward_output_load4']);
+
 /** The backward operator: elements (log lambda_i, g_i, D_i) right to left, writing dv and (shares of) ds. */
 export function backwardOperator(config: KernelConfig): ScanOperator<BackwardSlot> {
-  const rows = config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32;
   const partial = config.blocks > 1;
   return {
     common: [wgsl.lseBackward],
     constants: {},
     source: {
-      parts: [wgsl.statsRead, instantiate(rows, 'ROWS', 'grad_output', ['grad_output_load4']), instantiate(rows, 'ROWS', 'forward_output', ['forward_output_load4']), wgsl.loadGrad],
-      buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output' },
+      parts: [wgsl.gradTermsRead, gradOutputRows(config), wgsl.loadGrad],
+      buffers: { grad_terms: { scratch: 'grad terms' }, grad_output: 'gradOutput' },
     },
     sink: {
       parts: [valueRows(config), outputRows(config), partial ? wgsl.scoreGradPartial : wgsl.scoreGradDirect, wgsl.storeGrads],
-      buffers: { values: 'values', outputs: 'gradValues', scores: 'scores', ...(partial ? { ds_partials: { scratch: 'ds partials' } } : { grad_scores: 'gradScores' }) },
+      buffers: { values: 'values', outputs: 'gradValues', ...(partial ? { ds_partials: { scratch: 'ds partials' } } : { grad_scores: 'gradScores' }) },
     },
   };
 }
@@ -89,24 +95,31 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
     buffers: { stats: 'stats', grad_final_state: 'gradFinalState', grad_carry: 'gradCarry' },
     workgroups: endGroups,
   };
+  // One invocation per row (batch * length), over x then y.
+  const rowCount = batch * length;
+  const rowGroups = Math.ceil(rowCount / 64);
+  const x = Math.min(rowGroups, maxGroups);
+  const rowWorkgroups: [number, number, number] = [x, Math.ceil(rowGroups / x), 1];
+  const terms: Dispatch<BackwardSlot> = {
+    kernel: { parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), wgsl.gradTerms], constants: { LANES: config.lanes } },
+    params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: x, has_carry: 0, write_final: 0 },
+    buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output', scores: 'scores', grad_terms: { scratch: 'grad terms' } },
+    workgroups: rowWorkgroups,
+  };
   const scan = planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
-  const dispatches: Dispatch<BackwardSlot>[] = [carry, ...scan.dispatches];
-  const scratch: Record<string, number> = { ...scan.scratch };
+  const dispatches: Dispatch<BackwardSlot>[] = [carry, terms, ...scan.dispatches];
+  const scratch: Record<string, number> = { ...scan.scratch, 'grad terms': rowCount * 16 };
   if (config.blocks > 1) {
-    const rows = batch * length;
-    scratch['ds partials'] = config.blocks * rows * 4;
-    const groups = Math.ceil(rows / 64);
-    const x = Math.min(groups, maxGroups);
+    scratch['ds partials'] = config.blocks * rowCount * 4;
     dispatches.push({
       kernel: { parts: [wgsl.scanParams, wgsl.sumPartials], constants: {} },
       params: { batch, count: length, head_dim: headDim, tiles_per_chunk: config.blocks, chunks: x, has_carry: 0, write_final: 0 },
       buffers: { ds_partials: { scratch: 'ds partials' }, grad_scores: 'gradScores' },
-      workgroups: [x, Math.ceil(groups / x), 1],
+      workgroups: rowWorkgroups,
     });
   }
-  const rows = config.rows === 'vec4' ? wgsl.rowsVec4 : wgsl.rowsF32;
   const finish: Kernel = {
-    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, instantiate(rows, 'ROWS', 'forward_output', ['forward_output_load4']), wgsl.gradFinish],
+    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, forwardOutputRows(config), wgsl.gradFinish],
     constants: {},
   };
   dispatches.push({
@@ -130,6 +143,7 @@ export function backwardBufferBytes(shape: ScanShape, config: KernelConfig, para
     stats: bufferBytes(batch * length * 8),
     state: bufferBytes(stateBytes(batch, headDim)),
   };
+  sizes['grad terms'] = bufferBytes(batch * length * 16);
   if (config.blocks > 1) sizes['ds partials'] = bufferBytes(config.blocks * batch * length * 4);
   if (parallel) sizes['chunk states'] = bufferBytes(stateBytes(batch * Math.ceil(length / config.tile), headDim));
   return sizes;
@@ -275,84 +289,139 @@ function unpackGradient(packed: Float32Array, batch: number, headDim: number): S
   return g;
 }
 
+/** A state of `batch` sequences, all empty (or zero: a gradient). */
+const zeroState = (batch: number, headDim: number): ScanState => ({ batch, headDim, m: new Float32Array(batch), u: new Float32Array(batch), w: new Float32Array(batch * headDim) });
+
+function setState(target: ScanState, from: number, source: ScanState): void {
+  target.m.set(source.m, from);
+  target.u.set(source.u, from);
+  target.w.set(source.w, from * target.headDim);
+}
+
+/**
+ * Bytes of every buffer one piece of `batch` x `length` needs (the backward's, the forward's chunk states, and the
+ * one readback of outputs, gradients and state); the parallel schedule's chunk states counted whatever the schedule.
+ */
+function pieceBytes(batch: number, length: number, headDim: number, config: KernelConfig): number {
+  const sizes = backwardBufferBytes({ batch, length, headDim }, config, true);
+  const readback = 2 * sizes.rows! + sizes.scores! + sizes.state!;
+  return Math.max(...Object.values(sizes), readback);
+}
+
+/** One piece (every buffer within the limits): forward with stats, then the backward, read back. */
+async function backwardPiece(device: GPUDevice, piece: PrefixAttentionBackwardInput, initialState: ScanState | undefined,
+  gradFinalState: ScanState | undefined, wantGradInitial: boolean, scanOptions: PrefixScanBackwardOptions) {
+  const { batch, length, headDim } = piece;
+  return runGpuCall(device, 'prefixAttentionBackward', 'device', async (track) => {
+    const shape = { batch, length, headDim };
+    const forward = track(await PrefixScan.create(device, shape, { schedule: scanOptions.schedule, tilesPerChunk: scanOptions.tilesPerChunk, targetWorkgroups: scanOptions.targetWorkgroups, saveStats: true }));
+    const backward = track(await PrefixScanBackward.create(device, shape, scanOptions));
+    const rowFloats = batch * length * headDim;
+    const buffers = {
+      scores: track(uploadFloat32(device, piece.scores, 'aaren scores')),
+      values: track(uploadFloat32(device, piece.values, 'aaren values')),
+      output: track(createStorageBuffer(device, rowFloats * 4, 'aaren output')),
+      stats: track(createStorageBuffer(device, batch * length * 8, 'aaren stats')),
+      gradOutput: track(uploadFloat32(device, piece.gradOutput, 'aaren grad output')),
+      gradScores: track(createStorageBuffer(device, batch * length * 4, 'aaren grad scores')),
+      gradValues: track(createStorageBuffer(device, rowFloats * 4, 'aaren grad values')),
+      initialState: initialState && track(uploadFloat32(device, packState(initialState), 'aaren initial state')),
+      gradFinalState: gradFinalState && track(uploadFloat32(device, packState(gradFinalState), 'aaren grad final state')),
+      gradInitialState: wantGradInitial ? track(createStorageBuffer(device, backward.stateBytes, 'aaren grad initial state')) : undefined,
+    };
+    const encoder = device.createCommandEncoder({ label: 'aaren prefixAttentionBackward' });
+    forward.encode(encoder, { scores: buffers.scores, values: buffers.values, output: buffers.output, stats: buffers.stats, initialState: buffers.initialState });
+    backward.encode(encoder, buffers);
+    const sources = [{ buffer: buffers.output, floats: rowFloats }, { buffer: buffers.gradScores, floats: batch * length }, { buffer: buffers.gradValues, floats: rowFloats }];
+    if (buffers.gradInitialState) sources.push({ buffer: buffers.gradInitialState, floats: backward.stateBytes / 4 });
+    const [output, gradScores, gradValues, dInit] = await submitAndRead(device, encoder, sources);
+    return { output: output!, gradScores: gradScores!, gradValues: gradValues!, gradInitialState: dInit && unpackGradient(dInit, batch, headDim) };
+  });
+}
+
 /**
  * The backward of prefixAttention: runs the forward (keeping (m, u) per position) and the reverse scan, and returns
  * the outputs with dLoss/d(scores), dLoss/d(values) and, with options.initialState, dLoss/d(initial state). Masked
  * tokens (-Infinity scores) get 0; a fully masked sequence gives zeros. Inputs past the device's buffer limits run
- * in pieces of whole sequences; a single sequence past them is refused with a RangeError.
+ * in pieces: groups of whole sequences, or one sequence cut along its length (see backwardInPieces).
  */
 export async function prefixAttentionBackward(device: GPUDevice, input: PrefixAttentionBackwardInput, options: PrefixAttentionBackwardOptions = {}): Promise<PrefixAttentionBackwardResult> {
+  return backwardInPieces(device, input, options);
+}
+
+/**
+ * prefixAttentionBackward in pieces whose every buffer fits `limit` (default: the device's; tests pass a small one).
+ * A sequence cut along its length runs its forward left to right to find the state at each cut, then the backward
+ * of its pieces right to left, each from the state at its start, the gradient of each piece's initial state handed
+ * back as the gradient of the previous piece's final state: block-wise, so the result equals one pass.
+ */
+export async function backwardInPieces(device: GPUDevice, input: PrefixAttentionBackwardInput, options: PrefixAttentionBackwardOptions = {},
+  limit?: { bytes: number; name: string }): Promise<PrefixAttentionBackwardResult> {
   checkInput(input, options);
   const { batch, length, headDim } = input;
   checkFloat32Array('input.gradOutput', input.gradOutput, batch * length * headDim, `batch ${batch} x length ${length} x headDim ${headDim}`);
   checkFinite('input.gradOutput', input.gradOutput);
   if (options.gradFinalState !== undefined) checkGradFinalState(options.gradFinalState, batch, headDim);
   checkOneOf('options.schedule', options.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
+  if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
+  if (options.targetWorkgroups !== undefined) checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
   await checkLiveDevice('device', device);
+  limit ??= bufferLimit(device.limits);
   const output = new Float32Array(batch * length * headDim);
   const gradScores = new Float32Array(batch * length);
   const gradValues = new Float32Array(batch * length * headDim);
-  const gradInitialState: ScanState | undefined = options.initialState
-    ? { batch, headDim, m: new Float32Array(batch), u: new Float32Array(batch), w: new Float32Array(batch * headDim) }
-    : undefined;
+  const gradInitialState = options.initialState ? zeroState(batch, headDim) : undefined;
   const result = { output, gradScores, gradValues, ...(gradInitialState ? { gradInitialState } : {}) };
   if (batch * length === 0) {
     // No token: the final state is the initial state.
-    if (gradInitialState && options.gradFinalState) {
-      gradInitialState.m.set(options.gradFinalState.m);
-      gradInitialState.u.set(options.gradFinalState.u);
-      gradInitialState.w.set(options.gradFinalState.w);
-    }
+    if (gradInitialState && options.gradFinalState) setState(gradInitialState, 0, options.gradFinalState);
     return result;
   }
-  const limit = bufferLimit(device.limits);
   const config = kernelConfig(device.limits, headDim);
-  const fits = (b: number) => {
-    const sizes = backwardBufferBytes({ batch: b, length, headDim }, config, true);
-    return Math.max(...Object.values(sizes)) <= limit.bytes;
-  };
-  if (!fits(1)) {
-    throw new RangeError(`input.length ${length} x headDim ${headDim}: one sequence needs buffers past the device's ${limit.name} (${limit.bytes} bytes); the backward splits along the batch only`);
-  }
-  let per = Math.min(batch, device.limits.maxComputeWorkgroupsPerDimension);
-  while (per > 1 && !fits(per)) per = Math.ceil(per / 2);
+  const bytes = limit.bytes;
+  const pieces = cutIntoPieces(batch, length, (b, n) => pieceBytes(b, n, headDim, config) <= bytes, {
+    splitBatch: true, maxBatch: device.limits.maxComputeWorkgroupsPerDimension,
+    refuse: () => {
+      throw new RangeError(`input.headDim ${headDim}: one token needs buffers past the device's ${limit.name} (${limit.bytes} bytes)`);
+    },
+  });
   const { initialState, gradFinalState, ...scanOptions } = options;
-  for (let start = 0; start < batch; start += per) {
-    const count = Math.min(per, batch - start);
-    const rows = [start * length, (start + count) * length] as const;
-    await runGpuCall(device, 'prefixAttentionBackward', 'device', async (track) => {
-      const shape = { batch: count, length, headDim };
-      const forward = track(await PrefixScan.create(device, shape, { schedule: scanOptions.schedule, tilesPerChunk: scanOptions.tilesPerChunk, targetWorkgroups: scanOptions.targetWorkgroups, saveStats: true }));
-      const backward = track(await PrefixScanBackward.create(device, shape, scanOptions));
-      const rowFloats = count * length * headDim;
-      const buffers = {
-        scores: track(uploadFloat32(device, input.scores.subarray(rows[0], rows[1]), 'aaren scores')),
-        values: track(uploadFloat32(device, input.values.subarray(rows[0] * headDim, rows[1] * headDim), 'aaren values')),
-        output: track(createStorageBuffer(device, rowFloats * 4, 'aaren output')),
-        stats: track(createStorageBuffer(device, count * length * 8, 'aaren stats')),
-        gradOutput: track(uploadFloat32(device, input.gradOutput.subarray(rows[0] * headDim, rows[1] * headDim), 'aaren grad output')),
-        gradScores: track(createStorageBuffer(device, count * length * 4, 'aaren grad scores')),
-        gradValues: track(createStorageBuffer(device, rowFloats * 4, 'aaren grad values')),
-        initialState: initialState && track(uploadFloat32(device, packState(sliceState(initialState, start, count)), 'aaren initial state')),
-        gradFinalState: gradFinalState && track(uploadFloat32(device, packState(sliceState(gradFinalState, start, count)), 'aaren grad final state')),
-        gradInitialState: initialState && track(createStorageBuffer(device, backward.stateBytes, 'aaren grad initial state')),
-      };
-      const encoder = device.createCommandEncoder({ label: 'aaren prefixAttentionBackward' });
-      forward.encode(encoder, { scores: buffers.scores, values: buffers.values, output: buffers.output, stats: buffers.stats, initialState: buffers.initialState });
-      backward.encode(encoder, buffers);
-      const sources = [{ buffer: buffers.output, floats: rowFloats }, { buffer: buffers.gradScores, floats: count * length }, { buffer: buffers.gradValues, floats: rowFloats }];
-      if (buffers.gradInitialState) sources.push({ buffer: buffers.gradInitialState, floats: backward.stateBytes / 4 });
-      const [o, ds, dv, dInit] = await submitAndRead(device, encoder, sources);
-      output.set(o!, rows[0] * headDim);
-      gradScores.set(ds!, rows[0]);
-      gradValues.set(dv!, rows[0] * headDim);
-      if (gradInitialState && dInit) {
-        const g = unpackGradient(dInit, count, headDim);
-        gradInitialState.m.set(g.m, start);
-        gradInitialState.u.set(g.u, start);
-        gradInitialState.w.set(g.w, start * headDim);
-      }
-    });
+  const slice = (x: Float32Array, first: number, tokens: number, width: number) => x.subarray(first * width, (first + tokens) * width);
+  const pieceInput = (p: Piece): PrefixAttentionBackwardInput => {
+    const first = p.batchStart * length + p.lengthStart; // the piece's tokens are contiguous
+    const tokens = p.batch * p.length;
+    return {
+      batch: p.batch, length: p.length, headDim,
+      scores: slice(input.scores, first, tokens, 1), values: slice(input.values, first, tokens, headDim), gradOutput: slice(input.gradOutput, first, tokens, headDim),
+    };
+  };
+  // Pieces of one group of sequences follow each other along the length.
+  for (let start = 0; start < pieces.length;) {
+    let end = start + 1;
+    while (end < pieces.length && pieces[end]!.batchStart === pieces[start]!.batchStart) end++;
+    const group = pieces.slice(start, end);
+    const { batchStart, batch: count } = group[0]!;
+    // The forward state at the start of each piece (left to right).
+    const states: (ScanState | undefined)[] = [initialState && sliceState(initialState, batchStart, count)];
+    for (const p of group.slice(0, -1)) {
+      const { scores, values } = pieceInput(p);
+      const carried = states.at(-1);
+      states.push((await runInPieces(device, { batch: p.batch, length: p.length, headDim, scores, values }, { ...scanOptions, initialState: carried }, 'all', limit)).state);
+    }
+    // The backward right to left, the gradient of each piece's initial state handed to the piece before.
+    let gradFinal = gradFinalState && sliceState(gradFinalState, batchStart, count);
+    for (let k = group.length - 1; k >= 0; k--) {
+      const p = group[k]!;
+      const wantGradInitial = k > 0 || initialState !== undefined;
+      const r = await backwardPiece(device, pieceInput(p), states[k], gradFinal, wantGradInitial, scanOptions);
+      const first = p.batchStart * length + p.lengthStart;
+      output.set(r.output, first * headDim);
+      gradScores.set(r.gradScores, first);
+      gradValues.set(r.gradValues, first * headDim);
+      gradFinal = r.gradInitialState;
+    }
+    if (gradInitialState && gradFinal) setState(gradInitialState, batchStart, gradFinal);
+    start = end;
   }
   return result;
 }
