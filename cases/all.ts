@@ -5,6 +5,7 @@ import { runCases, type CaseOptions, type CaseResult } from './scan.js';
 import { runScanBackwardCases } from './scan-backward.js';
 import { runDenseCases } from './dense.js';
 import { runOptimCases } from './optim.js';
+import { runModelBackwardCases } from './model-backward.js';
 
 type Suite = (device: GPUDevice) => Promise<CaseResult[]>;
 
@@ -12,6 +13,7 @@ const SUITES: [string, Suite][] = [
   ['scan-backward', (device) => runScanBackwardCases(device)],
   ['dense', (device) => runDenseCases(device)],
   ['optim', (device) => runOptimCases(device)],
+  ['model-backward', (device) => runModelBackwardCases(device)],
 ];
 
 export async function runAllCases(device: GPUDevice, options: CaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {

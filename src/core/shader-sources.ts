@@ -2,7 +2,11 @@
 // Every WGSL source of the package, as named parts (the name is the file's path under shaders/). Kernels are
 // composed from these on the host (src/core/compose.ts); the build inlines them as text.
 import type { WgslPart } from './compose.js';
+import fuseProjections from '../../shaders/nn/fuse_projections.wgsl?raw';
+import headScores from '../../shaders/nn/head_scores.wgsl?raw';
+import keyGrads from '../../shaders/nn/key_grads.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
+import permuteHeads from '../../shaders/nn/permute_heads.wgsl?raw';
 import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import gradCarry from '../../shaders/ops/attention/grad_carry.wgsl?raw';
 import gradEndParams from '../../shaders/ops/attention/grad_end_params.wgsl?raw';
@@ -74,7 +78,11 @@ import workgroupScan from '../../shaders/scan/workgroup_scan.wgsl?raw';
 const part = (name: string, code: string): WgslPart => ({ name, code });
 
 export const wgsl = {
+  fuseProjections: part('nn/fuse_projections', fuseProjections),
+  headScores: part('nn/head_scores', headScores),
+  keyGrads: part('nn/key_grads', keyGrads),
   loadProjected: part('nn/load_projected', loadProjected),
+  permuteHeads: part('nn/permute_heads', permuteHeads),
   finishState: part('ops/attention/finish_state', finishState),
   gradCarry: part('ops/attention/grad_carry', gradCarry),
   gradEndParams: part('ops/attention/grad_end_params', gradEndParams),

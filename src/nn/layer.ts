@@ -15,13 +15,23 @@ import { uploadFloat32 } from '../core/buffers.js';
 import { outputRows, type PlanLimits } from '../ops/attention/scan.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkOneOf } from '../core/validate.js';
-import { checkLiveDevice, isCpuAdapter } from '../core/device.js';
+import { checkDevice, checkLiveDevice, isCpuAdapter } from '../core/device.js';
 import {
   SCAN_SCHEDULES, chooseSchedule, chunkReduceKernel, chunkScanKernel, kernelConfig, planScan, recurrentKernel,
   type KernelConfig, type ScanOperator, type ScanSchedule,
 } from '../scan/skeleton.js';
 import { ModuleState, SequenceModule, type SequenceBuffers } from './sequence.js';
 import type { ScanState } from '../ops/attention/state.js';
+import { PreparedPlan } from '../core/kernel.js';
+import { createStorageBuffer, submitAndRead } from '../core/buffers.js';
+import { bufferLimit, checkBufferSizes } from '../core/validate.js';
+import { runGpuCall } from '../core/device.js';
+import {
+  LAYER_PARAMETERS, hasWeight, layerSavedBytes, layerTrainBufferBytes, planLayerBackward, planLayerRefresh, planLayerTrainForward, weightShape,
+  type LayerTrainDims, type LayerWeightSlot,
+} from './layer-backward.js';
+import { PlanTrainer } from './trainer.js';
+import type { ModelTrainer, NamedParameter } from './parameters.js';
 
 export interface AarenLayerWeights {
   /** [heads, headDim]: the learned query of each head. */
@@ -157,9 +167,16 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     /** The requested schedule of multi-token passes ('auto' resolves per shape). */
     readonly schedule: 'auto' | LayerSchedule,
     private readonly weights: Partial<Record<LayerSlot, GPUBuffer>>,
+    /** The raw query, key and value weights (and their biases), kept on the GPU for training: parameters(),
+     * the training plans, and encodeRefresh, which recomputes keyQuery / valueProj from them. The output
+     * projection's raw weights are weights.outputWeight / outputBias. Inference memory grows by these (about
+     * 2 dModel x heads x headDim floats): simpler than uploading them on the first training call. */
+    private readonly raw: Partial<Record<LayerWeightSlot, GPUBuffer>>,
   ) {
     super(device, 'AarenLayer', dModel, Math.max(dModel, heads * headDim), heads);
   }
+
+  private refreshPlan?: PreparedPlan<LayerWeightSlot | 'keyQuery' | 'valueProj'>;
 
   /** Uploads the weights (query folded into the key projection) and compiles the kernels its passes use. */
   static async create(device: GPUDevice, config: AarenLayerConfig): Promise<AarenLayer> {
@@ -223,7 +240,14 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
       outputWeight: uploadFloat32(device, output, 'aaren output projection'),
     };
     if (outputBias) weights.outputBias = uploadFloat32(device, outputBias, 'aaren output bias');
-    return new AarenLayer(device, dModel, heads, headDim, scale, schedule, weights);
+    const raw: Partial<Record<LayerWeightSlot, GPUBuffer>> = {
+      query: uploadFloat32(device, query, 'aaren query'),
+      key: uploadFloat32(device, key, 'aaren key'),
+      value: uploadFloat32(device, value, 'aaren value (raw)'),
+    };
+    if (keyBias) raw.keyBias = uploadFloat32(device, keyBias, 'aaren key bias');
+    if (valueBias) raw.valueBias = uploadFloat32(device, valueBias, 'aaren value bias');
+    return new AarenLayer(device, dModel, heads, headDim, scale, schedule, weights, raw);
   }
 
   /** An empty state (no tokens seen) for `batch` sequences. */
@@ -265,5 +289,180 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
 
   protected destroyWeights(): void {
     for (const buffer of Object.values(this.weights)) buffer?.destroy();
+    for (const buffer of Object.values(this.raw)) buffer?.destroy();
+    this.refreshPlan?.destroy();
   }
+
+  // ---- training ---------------------------------------------------------------------------------------------
+
+  /** @internal The sizes that fix the training kernels. */
+  get trainDims(): LayerTrainDims {
+    return {
+      dModel: this.dModel, heads: this.heads, headDim: this.headDim, scale: this.scale,
+      keyBias: this.raw.keyBias !== undefined, valueBias: this.raw.valueBias !== undefined, outputBias: this.weights.outputBias !== undefined,
+    };
+  }
+
+  /** @internal The raw weights by slot (query, key, value, outputWeight and the biases the layer has). */
+  weightSlots(): Partial<Record<LayerWeightSlot, GPUBuffer>> {
+    return { ...this.raw, outputWeight: this.weights.outputWeight, outputBias: this.weights.outputBias };
+  }
+
+  /**
+   * The raw trainable weights on the GPU, named as in safetensors after `blocks.{l}.attention.`: query [heads,
+   * headDim], key and value [dModel, heads*headDim], output [heads*headDim, dModel], and key_bias, value_bias,
+   * output_bias when the layer has them. An optimizer updates them in place, then calls encodeRefresh.
+   */
+  parameters(): NamedParameter[] {
+    this.checkAlive('parameters');
+    const dims = this.trainDims;
+    const slots = this.weightSlots();
+    return LAYER_PARAMETERS.filter((p) => hasWeight(dims, p.slot)).map((p) => ({ name: p.name, shape: weightShape(dims, p.slot), buffer: slots[p.slot]! }));
+  }
+
+  /** Records the recomputation of the fused projections the inference forward reads (keyQuery, valueProj) from
+   * the raw weights, after they changed on the GPU (one small dispatch, no readback). */
+  encodeRefresh(encoder: GPUCommandEncoder): void {
+    this.checkAlive('encodeRefresh');
+    checkDevice('AarenLayer.device', this.device);
+    if (typeof encoder !== 'object' || encoder === null || typeof encoder.beginComputePass !== 'function') throw new TypeError('encoder must be a GPUCommandEncoder');
+    this.refreshPlan ??= PreparedPlan.createSync(this.device, planLayerRefresh(this.trainDims, this.limits()), 'AarenLayer refresh');
+    const pass = encoder.beginComputePass({ label: 'AarenLayer refresh' });
+    this.refreshPlan.encode(pass, { ...this.weightSlots(), keyQuery: this.weights.keyQuery, valueProj: this.weights.valueProj });
+    pass.end();
+  }
+
+  /** @internal Compiles the refresh kernel ahead of the first encodeRefresh (createTrainer calls it). */
+  async prepareRefresh(): Promise<void> {
+    if (this.refreshPlan) return;
+    const plan = await PreparedPlan.create(this.device, planLayerRefresh(this.trainDims, this.limits()), 'AarenLayer refresh');
+    if (this.refreshPlan) plan.destroy(); // a concurrent call got there first
+    else this.refreshPlan = plan;
+  }
+
+  private limits() {
+    return { limits: this.device.limits, cpu: isCpuAdapter(this.device) };
+  }
+
+  /**
+   * A GPU-resident forward that keeps its activations, and its backward, for [batch, length] (ModelTrainer).
+   * Gradients are keyed by the parameter names (parameters()). `state` of the internal encodeForward is a
+   * constant initial state (no gradient flows into it).
+   */
+  async createTrainer(batch: number, length: number): Promise<ModelTrainer & { encodeForward: PlanTrainer['encodeForward'] }> {
+    this.checkAlive('createTrainer');
+    checkInteger('batch', batch, 1, this.maxBatch);
+    checkInteger('length', length, 1);
+    await checkLiveDevice('AarenLayer.device', this.device);
+    await this.prepareRefresh();
+    return this.trainer(batch, length);
+  }
+
+  /** `cpu` picks the kernel family (default: the adapter's); tests run the GPU family on a CPU adapter too. */
+  private async trainer(batch: number, length: number, cpu = isCpuAdapter(this.device)): Promise<PlanTrainer> {
+    const dims = this.trainDims;
+    const device = { limits: this.device.limits, cpu };
+    checkBufferSizes(`AarenLayer training batch ${batch} x length ${length}`, layerTrainBufferBytes(dims, batch, length, this.schedule, device), bufferLimit(this.device.limits));
+    const slots = this.weightSlots();
+    const grads = LAYER_PARAMETERS.filter((p) => hasWeight(dims, p.slot));
+    return PlanTrainer.create(this.device, {
+      batch, length, width: this.dModel, label: 'AarenLayer',
+      forward: planLayerTrainForward(dims, batch, length, this.schedule, false, device),
+      backward: planLayerBackward(dims, batch, length, this.schedule, false, device),
+      saved: layerSavedBytes(dims, batch, length),
+      weights: slots as Record<string, GPUBuffer>,
+      parameters: grads.map((p) => ({ parameter: { name: p.name, shape: weightShape(dims, p.slot), buffer: slots[p.slot]! }, gradSlot: `grad.${p.slot}` })),
+    });
+  }
+
+  /** The raw weights read back, by parameter name (parameters()). */
+  async readWeights(): Promise<Record<string, Float32Array>> {
+    this.checkAlive('readWeights');
+    await checkLiveDevice('AarenLayer.device', this.device);
+    return readParameters(this.device, this.parameters());
+  }
+
+  /**
+   * Forward and backward over x [batch, length, dModel] with dLoss/dy = gradOutput: the output y, dLoss/dx and
+   * the gradient of every weight (query, key, value, output, and keyBias, valueBias, outputBias when the layer has
+   * them; each shaped as its weight). `state` is a constant initial state (truncated BPTT): the forward continues
+   * from it, no gradient flows into it, and it is not advanced. Matches PyTorch autograd of the same layer.
+   */
+  async backward(x: Float32Array, gradOutput: Float32Array, shape: { batch: number; length: number }, state?: AarenState): Promise<LayerBackwardResult> {
+    this.checkAlive('backward');
+    const { batch, length } = this.checkTrainShape(shape);
+    const n = batch * length * this.dModel;
+    const expected = `batch ${batch} x length ${length} x dModel ${this.dModel}`;
+    checkFloat32Array('x', x, n, expected);
+    checkFinite('x', x);
+    checkFloat32Array('gradOutput', gradOutput, n, expected);
+    checkFinite('gradOutput', gradOutput);
+    const s = state === undefined ? undefined : (this.checkState('state', state, batch) as LayerState);
+    await checkLiveDevice('AarenLayer.device', this.device);
+    const dims = this.trainDims;
+    const names = { query: 'query', key: 'key', value: 'value', output: 'output', key_bias: 'keyBias', value_bias: 'valueBias', output_bias: 'outputBias' } as Record<string, keyof LayerGradients>;
+    if (n === 0) {
+      const gradients = {} as LayerGradients;
+      for (const p of LAYER_PARAMETERS.filter((q) => hasWeight(dims, q.slot))) gradients[names[p.name]!] = new Float32Array(weightShape(dims, p.slot).reduce((a, b) => a * b, 1));
+      return { output: new Float32Array(0), gradInput: new Float32Array(0), gradients };
+    }
+    const result = await runTrainer(this.device, 'AarenLayer.backward', () => this.trainer(batch, length), x, gradOutput, s ? { carry: s.buffer } : {});
+    const gradients = {} as LayerGradients;
+    for (const [name, g] of Object.entries(result.gradients)) gradients[names[name]!] = g;
+    return { output: result.output, gradInput: result.gradInput, gradients };
+  }
+
+  private checkTrainShape(shape: { batch: number; length: number }): { batch: number; length: number } {
+    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
+    return { batch: checkInteger('shape.batch', shape.batch, 0, this.maxBatch), length: checkInteger('shape.length', shape.length, 0) };
+  }
+}
+
+/** Gradients of AarenLayer.backward, each shaped as its weight; the biases' exactly when the layer has them. */
+export interface LayerGradients {
+  query: Float32Array;
+  key: Float32Array;
+  value: Float32Array;
+  output: Float32Array;
+  keyBias?: Float32Array;
+  valueBias?: Float32Array;
+  outputBias?: Float32Array;
+}
+
+export interface LayerBackwardResult {
+  output: Float32Array;
+  gradInput: Float32Array;
+  gradients: LayerGradients;
+}
+
+/** Reads every parameter back (one submit). */
+export async function readParameters(device: GPUDevice, parameters: NamedParameter[]): Promise<Record<string, Float32Array>> {
+  return runGpuCall(device, 'readWeights', 'device', async () => {
+    const sizes = parameters.map((p) => p.shape.reduce((a, b) => a * b, 1));
+    const data = await submitAndRead(device, device.createCommandEncoder({ label: 'aaren readWeights' }), parameters.map((p, i) => ({ buffer: p.buffer, floats: sizes[i]! })));
+    return Object.fromEntries(parameters.map((p, i) => [p.name, data[i]!]));
+  });
+}
+
+/** One typed training call: uploads x and dY, runs a fresh trainer's forward and backward, reads everything back. */
+export async function runTrainer(device: GPUDevice, callName: string, make: () => Promise<PlanTrainer>, x: Float32Array, gradOutput: Float32Array,
+  state: Record<string, GPUBuffer>): Promise<{ output: Float32Array; gradInput: Float32Array; gradients: Record<string, Float32Array> }> {
+  return runGpuCall(device, callName, `${callName.split('.')[0]}.device`, async (track) => {
+    const trainer = track(await make());
+    const input = track(uploadFloat32(device, x, 'aaren backward x'));
+    const dY = track(uploadFloat32(device, gradOutput, 'aaren backward dY'));
+    const output = track(createStorageBuffer(device, x.byteLength, 'aaren backward output'));
+    const gradInput = track(createStorageBuffer(device, x.byteLength, 'aaren backward dx'));
+    const encoder = device.createCommandEncoder({ label: callName });
+    trainer.encodeForward(encoder, { x: input, output }, state);
+    trainer.encodeBackward(encoder, { gradOutput: dY, gradInput });
+    const names = Object.keys(trainer.gradients);
+    const read = await submitAndRead(device, encoder, [
+      { buffer: output, floats: x.length }, { buffer: gradInput, floats: x.length },
+      ...names.map((name) => ({ buffer: trainer.gradients[name]!, floats: trainer.gradientFloats[name]! })),
+    ]);
+    const gradients: Record<string, Float32Array> = {};
+    names.forEach((name, i) => { gradients[name] = read[i + 2]!; });
+    return { output: read[0]!, gradInput: read[1]!, gradients };
+  });
 }

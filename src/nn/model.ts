@@ -14,6 +14,14 @@ import { checkFinite, checkFloat32Array, checkInteger } from '../core/validate.j
 import { checkLiveDevice, isCpuAdapter } from '../core/device.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
 import { SequenceModule, type ModuleState, type SequenceBuffers } from './sequence.js';
+import { checkDevice } from '../core/device.js';
+import { bufferLimit, checkBufferSizes } from '../core/validate.js';
+import { LAYER_PARAMETERS, hasWeight, layerSavedBytes, layerTrainBufferBytes } from './layer-backward.js';
+import { gradSlot, modelSavedBytes, planModelBackward, planModelTrainForward, type ModelTrainDims } from './model-backward.js';
+import { readParameters, runTrainer } from './layer.js';
+import { PlanTrainer } from './trainer.js';
+import type { ModelTrainer, NamedParameter } from './parameters.js';
+import { bufferBytes } from '../core/buffers.js';
 
 export interface AarenNormWeights {
   /** [dModel] gamma. */
@@ -240,6 +248,125 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
   protected destroyWeights(): void {
     for (const layer of this.blocks) layer.destroy();
     for (const buffer of Object.values(this.weights)) buffer?.destroy();
+  }
+
+  // ---- training ---------------------------------------------------------------------------------------------
+
+  /** Each parameter with the slot it binds in the training plans and the slot of its gradient. */
+  private namedSlots(): { parameter: NamedParameter; slot: string; gradSlot: string }[] {
+    const { dModel, dFF } = this.config;
+    const out: { parameter: NamedParameter; slot: string; gradSlot: string }[] = [];
+    const own = (name: string, slot: ModelSlot, shape: number[]) => out.push({ parameter: { name, shape, buffer: this.weights[slot]! }, slot, gradSlot: gradSlot(name) });
+    this.blocks.forEach((layer, l) => {
+      const p = `blocks.${l}`;
+      own(`${p}.ln1.weight`, `b${l}.ln1.gamma`, [dModel]);
+      own(`${p}.ln1.bias`, `b${l}.ln1.beta`, [dModel]);
+      const slots = layer.weightSlots();
+      const dims = layer.trainDims;
+      for (const q of LAYER_PARAMETERS.filter((x) => hasWeight(dims, x.slot))) {
+        const shape = layer.parameters().find((x) => x.name === q.name)!.shape;
+        out.push({ parameter: { name: `${p}.attention.${q.name}`, shape, buffer: slots[q.slot]! }, slot: `b${l}.${q.slot}`, gradSlot: `b${l}.grad.${q.slot}` });
+      }
+      own(`${p}.ln2.weight`, `b${l}.ln2.gamma`, [dModel]);
+      own(`${p}.ln2.bias`, `b${l}.ln2.beta`, [dModel]);
+      own(`${p}.ffn.w1`, `b${l}.w1`, [dModel, dFF]);
+      own(`${p}.ffn.b1`, `b${l}.b1`, [dFF]);
+      own(`${p}.ffn.w2`, `b${l}.w2`, [dFF, dModel]);
+      own(`${p}.ffn.b2`, `b${l}.b2`, [dModel]);
+    });
+    own('final_norm.weight', 'final.gamma', [dModel]);
+    own('final_norm.bias', 'final.beta', [dModel]);
+    return out;
+  }
+
+  /** The raw trainable weights on the GPU by safetensors name (the list at the bottom of this file), in that
+   * order; AdamW updates them in place, then encodeRefresh recomputes what the layers derive from them. */
+  parameters(): NamedParameter[] {
+    this.checkAlive('parameters');
+    return this.namedSlots().map((n) => n.parameter);
+  }
+
+  /** Records the recomputation of every layer's fused projections (keyQuery, valueProj) from the raw weights
+   * (one small dispatch per layer): call it after an optimizer changed the parameters on the GPU. */
+  encodeRefresh(encoder: GPUCommandEncoder): void {
+    this.checkAlive('encodeRefresh');
+    for (const layer of this.blocks) layer.encodeRefresh(encoder);
+  }
+
+  /** The raw weights read back by safetensors name (for modelToSafetensors / writeSafetensors after training). */
+  async readWeights(): Promise<Record<string, Float32Array>> {
+    this.checkAlive('readWeights');
+    await checkLiveDevice('AarenModel.device', this.device);
+    return readParameters(this.device, this.parameters());
+  }
+
+  /**
+   * A GPU-resident forward that keeps its activations, and its backward, for [batch, length] (ModelTrainer):
+   * gradients keyed by the safetensors names. The backward reads the forward's x buffer (the first LayerNorm's
+   * backward): keep its contents until the backward's commands ran.
+   */
+  async createTrainer(batch: number, length: number): Promise<ModelTrainer> {
+    this.checkAlive('createTrainer');
+    checkInteger('batch', batch, 1, this.maxBatch);
+    checkInteger('length', length, 1);
+    await checkLiveDevice('AarenModel.device', this.device);
+    for (const layer of this.blocks) await layer.prepareRefresh();
+    return this.trainer(batch, length);
+  }
+
+  private trainDims(): ModelTrainDims {
+    const { layers, dModel, dFF } = this.config;
+    return { layers, dModel, dFF, eps: this.config.eps!, layer: this.blocks.map((b) => b.trainDims) };
+  }
+
+  /** `cpu` picks the kernel family (default: the adapter's); tests run the GPU family on a CPU adapter too. */
+  private async trainer(batch: number, length: number, cpu = isCpuAdapter(this.device)): Promise<PlanTrainer> {
+    checkDevice('AarenModel.device', this.device);
+    const dims = this.trainDims();
+    const device = { limits: this.device.limits, cpu };
+    const schedule = this.config.schedule ?? 'auto';
+    const saved = modelSavedBytes(dims, batch, length, (l) => layerSavedBytes(dims.layer[l]!, batch, length));
+    const forward = planModelTrainForward(dims, batch, length, schedule, device);
+    const backward = planModelBackward(dims, batch, length, schedule, device);
+    const sizes: Record<string, number> = {};
+    for (const [name, bytes] of [...Object.entries(saved), ...Object.entries(forward.scratch), ...Object.entries(backward.scratch),
+      ...Object.entries(layerTrainBufferBytes(dims.layer[0]!, batch, length, schedule, device))]) sizes[name] = bufferBytes(bytes);
+    checkBufferSizes(`AarenModel training batch ${batch} x length ${length}`, sizes, bufferLimit(this.device.limits));
+    const named = this.namedSlots();
+    const weights: Record<string, GPUBuffer> = {};
+    for (const n of named) weights[n.slot] = n.parameter.buffer;
+    return PlanTrainer.create(this.device, {
+      batch, length, width: this.config.dModel, label: 'AarenModel', forward, backward, saved, weights,
+      parameters: named.map((n) => ({ parameter: n.parameter, gradSlot: n.gradSlot })),
+    });
+  }
+
+  /**
+   * Forward and backward over x [batch, length, dModel] with dLoss/d(output) = gradOutput: the output, dLoss/dx
+   * and the gradient of every parameter keyed by its safetensors name. `state` holds a constant initial state per
+   * layer (truncated BPTT: read, not advanced, no gradient into it). Matches PyTorch autograd of the same model.
+   */
+  async backward(x: Float32Array, gradOutput: Float32Array, shape: { batch: number; length: number }, state?: AarenModelState): Promise<{ output: Float32Array; gradInput: Float32Array; gradients: Record<string, Float32Array> }> {
+    this.checkAlive('backward');
+    if (typeof shape !== 'object' || shape === null) throw new TypeError('shape must be an object { batch, length }');
+    const batch = checkInteger('shape.batch', shape.batch, 0, this.maxBatch);
+    const length = checkInteger('shape.length', shape.length, 0);
+    const n = batch * length * this.config.dModel;
+    const expected = `batch ${batch} x length ${length} x dModel ${this.config.dModel}`;
+    checkFloat32Array('x', x, n, expected);
+    checkFinite('x', x);
+    checkFloat32Array('gradOutput', gradOutput, n, expected);
+    checkFinite('gradOutput', gradOutput);
+    const s = state === undefined ? undefined : this.checkState('state', state, batch);
+    await checkLiveDevice('AarenModel.device', this.device);
+    if (n === 0) {
+      const gradients: Record<string, Float32Array> = {};
+      for (const p of this.parameters()) gradients[p.name] = new Float32Array(p.shape.reduce((a, b) => a * b, 1));
+      return { output: new Float32Array(0), gradInput: new Float32Array(0), gradients };
+    }
+    const carry: Record<string, GPUBuffer> = {};
+    s?.layers.forEach((layerState, l) => { carry[`b${l}.carry`] = layerState.buffer; });
+    return runTrainer(this.device, 'AarenModel.backward', () => this.trainer(batch, length), x, gradOutput, carry);
   }
 }
 

@@ -27,7 +27,9 @@ export interface ModelTrainer {
   readonly gradients: Readonly<Record<string, GPUBuffer>>;
   /** x [batch, length, dModel] -> output [batch, length, dModel], keeping what encodeBackward reads. */
   encodeForward(encoder: GPUCommandEncoder, buffers: { x: GPUBuffer; output: GPUBuffer }): void;
-  /** The backward of the last encodeForward: writes gradInput [batch, length, dModel] and every gradient. */
+  /** The backward of the last encodeForward: writes gradInput [batch, length, dModel] and every gradient. It reads
+   * that forward's x buffer again (weight gradients, the first LayerNorm's backward): keep its contents until these
+   * commands ran, and give a gradInput that is neither x nor gradOutput. */
   encodeBackward(encoder: GPUCommandEncoder, buffers: { gradOutput: GPUBuffer; gradInput: GPUBuffer }): void;
   destroy(): void;
 }

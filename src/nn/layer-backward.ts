@@ -1,0 +1,253 @@
+// Training of the Aaren layer: a forward that keeps what the backward needs, and the backward, both GPU-resident
+// and planned by pure functions (a test reads them without a device). The inference forward (planLayerForward)
+// fuses the projections into the scan's loads and never writes keys, scores or values; training needs them, so
+// the training forward materialises them (the numerical model is FlashAttention's backward: keep the per-position
+// log-sum-exp statistics of the scan, here (m, u), and rerun nothing):
+//   K = x key + key_bias, V = x value + value_bias                       (matmuls, token layout [rows, heads*headDim])
+//   scores[b*heads + h, i] = scale * query_h . K[b*length + i, h-slice]  (head_scores.wgsl)
+//   values = V in the scan's layout [batch*heads, length, headDim]        (permute_heads.wgsl)
+//   O = the prefix scan with saveStats (m, u per position), O rows = O in the token layout
+//   y = O rows @ output + output_bias (+ residual)
+// Backward, from dY [rows, dModel]:
+//   dO = dY output^T (to the scan's layout),  dOutput = O rows^T dY,  dOutputBias = column sums of dY
+//   (ds, dv) = the scan backward (PrefixScanBackward's passes, constant initial state: no gradient into it)
+//   dK = scale ds query_h, dQuery_h = column sums of scale ds K_h (key_grads.wgsl + column_sum.wgsl)
+//   dKey = x^T dK, dValue = x^T dV, biases by column sums, dx = dK key^T + dV value^T (the second accumulated)
+// Every reduction runs in a fixed order (matmul k loops, two-pass column sums): the same input gives the same bits.
+// Every kernel binds at most 8 storage buffers (WebGPU's default maxStorageBuffersPerShaderStage); the plan test
+// checks it (test/model-backward.test.ts).
+import { type Dispatch, type Plan, type ScratchRef, rebind } from '../core/kernel.js';
+import { wgsl } from '../core/shader-sources.js';
+import { bufferBytes } from '../core/buffers.js';
+import { planMatmul, type MatmulSlot, type MatmulSpec } from '../ops/matmul.js';
+import { planColumnSum, type ColumnSumSlot } from '../ops/elementwise.js';
+import { planPrefixScan, type PlanLimits, type ScanSlot } from '../ops/attention/scan.js';
+import { planPrefixScanBackward, type BackwardSlot } from '../ops/attention/backward.js';
+import { stateBytes } from '../ops/attention/state.js';
+import { kernelConfig, type ScanSchedule } from '../scan/skeleton.js';
+
+const WORKGROUP = 64;
+
+/** The sizes that fix a layer's training kernels. */
+export interface LayerTrainDims {
+  dModel: number;
+  heads: number;
+  headDim: number;
+  scale: number;
+  keyBias: boolean;
+  valueBias: boolean;
+  outputBias: boolean;
+}
+
+/** The raw weights (safetensors shapes), bound by the training plans and the refresh. */
+export type LayerWeightSlot = 'query' | 'key' | 'value' | 'outputWeight' | 'keyBias' | 'valueBias' | 'outputBias';
+/** What the training forward keeps for the backward (allocated by the trainer, bound to both plans). */
+export type LayerSavedSlot = 'saved.K' | 'saved.scores' | 'saved.values' | 'saved.heads' | 'saved.headRows' | 'saved.stats';
+/** One gradient buffer per raw weight. */
+export type LayerGradSlot = `grad.${LayerWeightSlot}`;
+/** The slots of the training plans: x, the output (+ residual), the constant initial state `carry`, weights,
+ * saved activations, dY and dx, the gradients. */
+export type LayerTrainSlot = 'x' | 'output' | 'residual' | 'carry' | 'gradOutput' | 'gradInput' | LayerWeightSlot | LayerSavedSlot | LayerGradSlot;
+
+/** The layer's parameters by their safetensors suffix (blocks.{l}.attention.{name}), with their slot. */
+export const LAYER_PARAMETERS: readonly { name: string; slot: LayerWeightSlot; optional: boolean }[] = [
+  { name: 'query', slot: 'query', optional: false },
+  { name: 'key', slot: 'key', optional: false },
+  { name: 'value', slot: 'value', optional: false },
+  { name: 'output', slot: 'outputWeight', optional: false },
+  { name: 'key_bias', slot: 'keyBias', optional: true },
+  { name: 'value_bias', slot: 'valueBias', optional: true },
+  { name: 'output_bias', slot: 'outputBias', optional: true },
+];
+
+/** Whether the layer has the weight of `slot`. */
+export function hasWeight(dims: LayerTrainDims, slot: LayerWeightSlot): boolean {
+  return slot === 'keyBias' ? dims.keyBias : slot === 'valueBias' ? dims.valueBias : slot === 'outputBias' ? dims.outputBias : true;
+}
+
+/** The shape (as in safetensors) of a raw weight. */
+export function weightShape(dims: LayerTrainDims, slot: LayerWeightSlot): number[] {
+  const hd = dims.heads * dims.headDim;
+  switch (slot) {
+    case 'query': return [dims.heads, dims.headDim];
+    case 'key': case 'value': return [dims.dModel, hd];
+    case 'outputWeight': return [hd, dims.dModel];
+    case 'keyBias': case 'valueBias': return [hd];
+    case 'outputBias': return [dims.dModel];
+  }
+}
+
+/** Bytes of each saved activation of a training forward over [batch, length]. */
+export function layerSavedBytes(dims: LayerTrainDims, batch: number, length: number): Record<LayerSavedSlot, number> {
+  const rows = batch * length;
+  const hd = dims.heads * dims.headDim;
+  return {
+    'saved.K': rows * hd * 4,
+    'saved.scores': rows * dims.heads * 4,
+    'saved.values': rows * hd * 4,
+    'saved.heads': rows * hd * 4,
+    'saved.headRows': rows * hd * 4,
+    'saved.stats': rows * dims.heads * 8,
+  };
+}
+
+/** The one dispatch of permute_heads.wgsl. */
+function permute<S extends string>(dims: LayerTrainDims, batch: number, length: number, toHeads: boolean,
+  source: S | ScratchRef, result: S | ScratchRef, device: PlanLimits): Dispatch<S> {
+  const count = batch * length * dims.heads * dims.headDim;
+  return {
+    kernel: { parts: [wgsl.permuteHeads], constants: { WORKGROUP_SIZE: WORKGROUP } },
+    params: { length, heads: dims.heads, head_dim: dims.headDim, count, to_heads: toHeads ? 1 : 0 },
+    buffers: { source, result },
+    workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
+  };
+}
+
+type Ref<S extends string> = S | ScratchRef | null;
+
+function matmul<S extends string>(spec: MatmulSpec, device: PlanLimits, map: Partial<Record<MatmulSlot, Ref<S>>>): Dispatch<S> {
+  return rebind<MatmulSlot, S>(planMatmul(spec, device), { bias: null, residual: null, preActivation: null, ...map });
+}
+
+/** The dispatches of a column sum (result [cols] = sum over rows of x), its scratch renamed apart by `prefix`. */
+function columnSum<S extends string>(rows: number, cols: number, accumulate: boolean, x: Ref<S>, result: Ref<S>, prefix: string, device: PlanLimits): Plan<S> {
+  const plan = planColumnSum(rows, cols, { accumulate }, device);
+  const scratch: Record<string, number> = {};
+  for (const [name, bytes] of Object.entries(plan.scratch)) scratch[prefix + name] = bytes;
+  return { dispatches: plan.dispatches.map((d) => rebind<ColumnSumSlot, S>(d, { x, result }, prefix)), scratch, optional: [] };
+}
+
+/**
+ * The training forward of one layer over x [batch, length, dModel] (pure): writes `output` (+ `residual`) and the
+ * saved slots. `carry` (optional) is a constant initial state: read, not advanced (no final state is written).
+ */
+export function planLayerTrainForward(dims: LayerTrainDims, batch: number, length: number, schedule: 'auto' | ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerTrainSlot> {
+  const optional: LayerTrainSlot[] = ['carry', 'residual', 'keyBias', 'valueBias', 'outputBias'];
+  const rows = batch * length;
+  if (rows === 0) return { dispatches: [], scratch: {}, optional };
+  const { dModel, heads, headDim } = dims;
+  const hd = heads * headDim;
+  const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
+  const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
+  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: true }, device);
+  const dispatches: Dispatch<LayerTrainSlot>[] = [
+    matmul<LayerTrainSlot>(project(dims.keyBias), device, { a: 'x', weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: 'saved.K' }),
+    matmul<LayerTrainSlot>(project(dims.valueBias), device, { a: 'x', weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: { scratch: 'V rows' } }),
+    {
+      kernel: { parts: [wgsl.headScores], constants: { WORKGROUP_SIZE: WORKGROUP } },
+      params: { batch, length, heads, head_dim: headDim, scale: dims.scale },
+      buffers: { query: 'query', keys: 'saved.K', scores: 'saved.scores' },
+      workgroups: [Math.min(Math.ceil(length / WORKGROUP), maxGroups), batch * heads, 1],
+    },
+    permute<LayerTrainSlot>(dims, batch, length, true, { scratch: 'V rows' }, 'saved.values', device),
+    ...scan.dispatches.map((d) => rebind<ScanSlot, LayerTrainSlot>(d, {
+      scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', initialState: 'carry', finalState: null,
+    }, 'scan ')),
+    permute<LayerTrainSlot>(dims, batch, length, false, 'saved.heads', 'saved.headRows', device),
+    matmul<LayerTrainSlot>({ m: rows, n: dModel, k: hd, bias: dims.outputBias, residual, gelu: false }, device, {
+      a: 'saved.headRows', weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
+    }),
+  ];
+  const scratch: Record<string, number> = { 'V rows': rows * hd * 4 };
+  for (const [name, bytes] of Object.entries(scan.scratch)) scratch[`scan ${name}`] = bytes;
+  return { dispatches, scratch, optional };
+}
+
+/**
+ * The backward of the last training forward (pure): from gradOutput (dY) writes gradInput (dx; added to what is
+ * there with `accumulateInput`) and every grad.* slot of a weight the layer has. Reads x, the weights, the saved
+ * slots and the same constant initial state `carry` as the forward.
+ */
+export function planLayerBackward(dims: LayerTrainDims, batch: number, length: number, schedule: 'auto' | ScanSchedule, accumulateInput: boolean, device: PlanLimits): Plan<LayerTrainSlot> {
+  const optional: LayerTrainSlot[] = ['carry', 'keyBias', 'valueBias', 'outputBias'];
+  const rows = batch * length;
+  if (rows === 0) return { dispatches: [], scratch: {}, optional };
+  const { dModel, heads, headDim } = dims;
+  const hd = heads * headDim;
+  const sequences = batch * heads;
+  const scratch: Record<string, number> = {
+    'dO rows': rows * hd * 4, 'dO heads': rows * hd * 4, ds: rows * heads * 4, 'dv heads': rows * hd * 4,
+    'dV rows': rows * hd * 4, 'dK rows': rows * hd * 4, 'query terms': rows * hd * 4,
+    'scan grad carry': Math.max(16, stateBytes(sequences, headDim)), 'scan grad first': Math.max(16, stateBytes(sequences, headDim)),
+  };
+  const s = (name: string): ScratchRef => ({ scratch: name });
+  const dispatches: Dispatch<LayerTrainSlot>[] = [];
+  const sums: Plan<LayerTrainSlot>[] = [];
+  // Output projection: dO = dY output^T, to the scan's layout; dOutput = O^T dY; dOutputBias = sum_rows dY.
+  dispatches.push(matmul<LayerTrainSlot>({ m: rows, n: hd, k: dModel, bias: false, residual: false, gelu: false, transposeB: true }, device, {
+    a: 'gradOutput', weight: 'outputWeight', result: s('dO rows'),
+  }));
+  dispatches.push(permute<LayerTrainSlot>(dims, batch, length, true, s('dO rows'), s('dO heads'), device));
+  dispatches.push(matmul<LayerTrainSlot>({ m: hd, n: dModel, k: rows, bias: false, residual: false, gelu: false, transposeA: true }, device, {
+    a: 'saved.headRows', weight: 'gradOutput', result: 'grad.outputWeight',
+  }));
+  if (dims.outputBias) sums.push(columnSum<LayerTrainSlot>(rows, dModel, false, 'gradOutput', 'grad.outputBias', 'output bias ', device));
+  // The scan backward: ds [sequences, length], dv [sequences, length, headDim].
+  const scan = planPrefixScanBackward({ batch: sequences, length, headDim }, { schedule }, device);
+  for (const d of scan.dispatches) {
+    dispatches.push(rebind<BackwardSlot, LayerTrainSlot>(d, {
+      scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', gradOutput: s('dO heads'),
+      gradScores: s('ds'), gradValues: s('dv heads'), initialState: 'carry', gradFinalState: null, gradInitialState: null,
+      gradCarry: s('scan grad carry'), gradFirst: s('scan grad first'),
+    }, 'scan '));
+  }
+  for (const [name, bytes] of Object.entries(scan.scratch)) scratch[`scan ${name}`] = bytes;
+  dispatches.push(permute<LayerTrainSlot>(dims, batch, length, false, s('dv heads'), s('dV rows'), device));
+  const count = rows * hd;
+  dispatches.push({
+    kernel: { parts: [wgsl.keyGrads], constants: { WORKGROUP_SIZE: WORKGROUP } },
+    params: { length, heads, head_dim: headDim, count, scale: dims.scale },
+    buffers: { grad_scores: s('ds'), keys: 'saved.K', query: 'query', grad_keys: s('dK rows'), query_terms: s('query terms') },
+    workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
+  });
+  sums.push(columnSum<LayerTrainSlot>(rows, hd, false, s('query terms'), 'grad.query', 'query ', device));
+  // Projections: dKey = x^T dK, dValue = x^T dV, biases by column sums; dx = dK key^T + dV value^T.
+  const weightGrad = { m: dModel, n: hd, k: rows, bias: false, residual: false, gelu: false, transposeA: true };
+  dispatches.push(matmul<LayerTrainSlot>(weightGrad, device, { a: 'x', weight: s('dK rows'), result: 'grad.key' }));
+  dispatches.push(matmul<LayerTrainSlot>(weightGrad, device, { a: 'x', weight: s('dV rows'), result: 'grad.value' }));
+  if (dims.keyBias) sums.push(columnSum<LayerTrainSlot>(rows, hd, false, s('dK rows'), 'grad.keyBias', 'key bias ', device));
+  if (dims.valueBias) sums.push(columnSum<LayerTrainSlot>(rows, hd, false, s('dV rows'), 'grad.valueBias', 'value bias ', device));
+  const inputGrad = { m: rows, n: dModel, k: hd, bias: false, residual: false, gelu: false, transposeB: true };
+  dispatches.push(matmul<LayerTrainSlot>({ ...inputGrad, accumulate: accumulateInput }, device, { a: s('dK rows'), weight: 'key', result: 'gradInput' }));
+  dispatches.push(matmul<LayerTrainSlot>({ ...inputGrad, accumulate: true }, device, { a: s('dV rows'), weight: 'value', result: 'gradInput' }));
+  for (const sum of sums) {
+    dispatches.push(...sum.dispatches);
+    Object.assign(scratch, sum.scratch);
+  }
+  return { dispatches, scratch, optional };
+}
+
+/** The refresh of the fused projections (keyQuery, valueProj) from the raw weights (pure; fuse_projections.wgsl). */
+export function planLayerRefresh(dims: LayerTrainDims, device: PlanLimits): Plan<LayerWeightSlot | 'keyQuery' | 'valueProj'> {
+  const config = kernelConfig(device.limits, dims.headDim);
+  const entries = dims.heads * (dims.dModel + 1);
+  return {
+    dispatches: [{
+      kernel: { parts: [wgsl.fuseProjections], constants: { WORKGROUP_SIZE: WORKGROUP } },
+      params: {
+        d_model: dims.dModel, heads: dims.heads, head_dim: dims.headDim, v_stride: config.blocks * config.lanes * 4, scale: dims.scale,
+        has_key_bias: dims.keyBias ? 1 : 0, has_value_bias: dims.valueBias ? 1 : 0,
+      },
+      buffers: {
+        query: 'query', key: 'key', value: 'value', key_bias: dims.keyBias ? 'keyBias' : null, value_bias: dims.valueBias ? 'valueBias' : null,
+        key_query: 'keyQuery', value_proj: 'valueProj',
+      },
+      workgroups: [Math.min(Math.ceil(entries / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
+    }],
+    scratch: {},
+    optional: [],
+  };
+}
+
+/** Every buffer a training step of [batch, length] makes (saved, scratch), for checking against the device limit. */
+export function layerTrainBufferBytes(dims: LayerTrainDims, batch: number, length: number, schedule: 'auto' | ScanSchedule, device: PlanLimits): Record<string, number> {
+  const sizes: Record<string, number> = {};
+  const add = (record: Record<string, number>) => {
+    for (const [name, bytes] of Object.entries(record)) sizes[name] = Math.max(sizes[name] ?? 0, bufferBytes(bytes));
+  };
+  add(layerSavedBytes(dims, batch, length));
+  add(planLayerTrainForward(dims, batch, length, schedule, false, device).scratch);
+  add(planLayerBackward(dims, batch, length, schedule, false, device).scratch);
+  add({ x: batch * length * dims.dModel * 4 });
+  return sizes;
+}
