@@ -6,6 +6,7 @@ import { runScanBackwardCases } from './scan-backward.js';
 import { runDenseCases } from './dense.js';
 import { runOptimCases } from './optim.js';
 import { runModelBackwardCases } from './model-backward.js';
+import { runLanguageModelCases } from './language-model.js';
 
 type Suite = (device: GPUDevice) => Promise<CaseResult[]>;
 
@@ -14,6 +15,7 @@ const SUITES: [string, Suite][] = [
   ['dense', (device) => runDenseCases(device)],
   ['optim', (device) => runOptimCases(device)],
   ['model-backward', (device) => runModelBackwardCases(device)],
+  ['language-model', (device) => runLanguageModelCases(device)],
 ];
 
 export async function runAllCases(device: GPUDevice, options: CaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {

@@ -1,20 +1,8 @@
 // Seeded random data for the tests, so every failure reproduces. Runs in Node and in the browser.
 
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32, normal } from '../src/core/random.js';
 
-export function normal(random: () => number): number {
-  const u = Math.max(random(), 1e-12);
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random());
-}
+export { mulberry32, normal };
 
 export type ScorePattern = 'normal1' | 'normal30' | 'rising' | 'falling' | 'masked-runs' | 'masked-prefix' | 'huge';
 

@@ -33,3 +33,7 @@ export { planLayerTrainForward, planLayerBackward, planLayerRefresh } from './nn
 export type { LayerTrainDims, LayerTrainSlot } from './nn/layer-backward.js';
 export { planModelTrainForward, planModelBackward } from './nn/model-backward.js';
 export type { ModelTrainDims } from './nn/model-backward.js';
+export { AarenLanguageModel, initialLanguageModelWeights, sampleToken, planLmEmbed, planLmHead, planLmHeadTrain, planLmEmbedBackward, INIT_STD } from './nn/language-model.js';
+export type { AarenLanguageModelConfig, GenerateOptions, LmSlot, LmTrainSlot } from './nn/language-model.js';
+export { planEmbedding, planEmbeddingBackward, tokenRowIndex } from './ops/embedding.js';
+export { mulberry32 } from './core/random.js';

@@ -32,6 +32,8 @@ import valuesF32 from '../../shaders/ops/attention/values_f32.wgsl?raw';
 import valuesVec4 from '../../shaders/ops/attention/values_vec4.wgsl?raw';
 import columnSum from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackward from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
+import embeddingBackward from '../../shaders/ops/embedding/embedding_backward.wgsl?raw';
+import embeddingGather from '../../shaders/ops/embedding/embedding_gather.wgsl?raw';
 import crossEntropyIo from '../../shaders/ops/loss/cross_entropy_io.wgsl?raw';
 import crossEntropyMean from '../../shaders/ops/loss/cross_entropy_mean.wgsl?raw';
 import crossEntropyRows from '../../shaders/ops/loss/cross_entropy_rows.wgsl?raw';
@@ -108,6 +110,8 @@ export const wgsl = {
   valuesVec4: part('ops/attention/values_vec4', valuesVec4),
   columnSum: part('ops/elementwise/column_sum', columnSum),
   geluBackward: part('ops/elementwise/gelu_backward', geluBackward),
+  embeddingBackward: part('ops/embedding/embedding_backward', embeddingBackward),
+  embeddingGather: part('ops/embedding/embedding_gather', embeddingGather),
   crossEntropyIo: part('ops/loss/cross_entropy_io', crossEntropyIo),
   crossEntropyMean: part('ops/loss/cross_entropy_mean', crossEntropyMean),
   crossEntropyRows: part('ops/loss/cross_entropy_rows', crossEntropyRows),

@@ -123,7 +123,8 @@ export class AdamW {
 
   private constructor(
     readonly device: GPUDevice,
-    private readonly module: Trainable,
+    /** The module whose parameters it updates. */
+    readonly module: Trainable,
     private readonly params: readonly NamedParameter[],
     readonly betas: readonly [number, number],
     readonly eps: number,
