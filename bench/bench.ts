@@ -12,6 +12,9 @@ import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '
 import { AarenLayer } from '../src/nn/layer.js';
 import { PrefixScanBackward } from '../src/ops/attention/backward.js';
 import { emptyState, packState } from '../src/ops/attention/state.js';
+import { AarenLanguageModel } from '../src/nn/language-model.js';
+import { AdamW } from '../src/optim/adamw.js';
+import { mulberry32 } from '../src/core/random.js';
 import copyWgsl from './shaders/copy.wgsl?raw';
 import naiveWgsl from './shaders/naive_attention.wgsl?raw';
 import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';
@@ -50,6 +53,10 @@ export interface Summary extends Partial<PeerSummary> {
   scanVsCopy: number;
   /** GPU-resident backward of the scan (PrefixScanBackward) time / forward (PrefixScan) time, scanVsCopy's shape. */
   scanBackwardVsForward: number;
+  /** Tokens per second of AarenLanguageModel.trainStep (forward, loss, backward, AdamW), BenchShapes.train. */
+  trainTokensPerSecond: number;
+  /** trainStep time / the LM's inference forward time at the same shape (both typed calls, wall clock). */
+  trainStepVsForward: number;
   parallelVsNaive: number;
   parallelVsSequential: number;
   stepGrowth: number;
@@ -69,6 +76,8 @@ export interface BenchShapes {
   layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
   stepP: number[];
   stepBatch: number;
+  /** The language model and batch of the training figures. */
+  train: { model: { vocabSize: number; layers: number; dModel: number; heads: number; headDim: number; dFF: number }; batch: number; length: number };
 }
 
 export interface BenchReport {
@@ -110,8 +119,11 @@ interface Plan extends BenchShapes {
 
 export function planFor(mode: Mode): Plan {
   const layer = { dModel: 256, heads: 4, headDim: 64, batch: 8 };
+  // A character-level model the size of `npm run train`'s (harness/train).
+  const train = { model: { vocabSize: 96, layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 256 }, batch: 8, length: 64 };
   if (mode === 'tiny') {
     return {
+      train: { model: { ...train.model, layers: 1, dModel: 16, dFF: 32 }, batch: 2, length: 16 },
       batch: 2, headDim: 64, lengths: [64, 256], naiveLengths: [64, 256], anchorLength: 256, naiveAnchorLength: 256,
       layer: { ...layer, dModel: 64, heads: 2, headDim: 32, batch: 2, lengths: [64] }, stepP: [16, 64], stepBatch: 1,
       budgetMs: 50, minReps: 2, maxReps: 3, syntheticPrefill: false, investigateLength: 256,
@@ -119,12 +131,14 @@ export function planFor(mode: Mode): Plan {
   }
   if (mode === 'quick') {
     return {
+      train,
       batch: 8, headDim: 64, lengths: [1024, 4096, 16384], naiveLengths: [256, 1024, 4096], anchorLength: 16384, naiveAnchorLength: 4096,
       layer: { ...layer, batch: 1, lengths: [256, 1024] }, stepP: [256, 1024, 4096, 16384], stepBatch: 1,
       budgetMs: 600, minReps: 3, maxReps: 15, syntheticPrefill: true, investigateLength: 4096,
     };
   }
   return {
+    train,
     batch: 8, headDim: 64, lengths: [1024, 4096, 16384, 65536], naiveLengths: [256, 1024, 4096, 16384], anchorLength: 65536, naiveAnchorLength: 4096,
     layer: { ...layer, lengths: [1024, 4096, 16384] }, stepP: [256, 1024, 4096, 16384, 65536], stepBatch: 1,
     budgetMs: 3000, minReps: 5, maxReps: 50, syntheticPrefill: false, investigateLength: 65536,
@@ -139,6 +153,13 @@ interface Timing {
   minMs: number;
   maxMs: number;
   reps: number;
+}
+
+function summarize(ms: number[]): Timing {
+  const sorted = [...ms].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+  return { medianMs, minMs: sorted[0]!, maxMs: sorted[sorted.length - 1]!, reps: sorted.length };
 }
 
 export class Timer {
@@ -158,10 +179,23 @@ export class Timer {
     // Quantized timestamps (Dawn's default, ~65 us; Chrome's without developer features) can read 0 for a short
     // kernel: time those on the queue instead.
     if (ms.some((x) => !(x > 0))) ms = await this.timeWithQueue(encode, reps);
-    const sorted = [...ms].sort((a, b) => a - b);
-    const mid = sorted.length >> 1;
-    const medianMs = sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-    return { medianMs, minMs: sorted[0]!, maxMs: sorted[sorted.length - 1]!, reps };
+    return summarize(ms);
+  }
+
+  /** Wall-clock time of a typed call (its uploads, submits and readback included): one warm-up call, then as many
+   * as fit the budget. For calls that submit and read back themselves (trainStep), where timestamps cannot wrap them. */
+  async timeCalls(call: () => Promise<unknown>): Promise<Timing> {
+    const t0 = performance.now();
+    await call();
+    const estimate = Math.max(0.01, performance.now() - t0);
+    const reps = Math.max(this.plan.minReps, Math.min(this.plan.maxReps, Math.floor(this.plan.budgetMs / estimate)));
+    const ms: number[] = [];
+    for (let r = 0; r < reps; r++) {
+      const start = performance.now();
+      await call();
+      ms.push(performance.now() - start);
+    }
+    return summarize(ms);
   }
 
   private async submitOnce(encode: (encoder: GPUCommandEncoder) => void): Promise<void> {
@@ -302,7 +336,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   const cfg = kernelConfig(device.limits, headDim);
 
   const P = plan.stepP;
-  const total = plan.lengths.length * 3 + plan.naiveLengths.length + plan.layer.lengths.length + 2 * P.length;
+  const total = plan.lengths.length * 3 + plan.naiveLengths.length + plan.layer.lengths.length + 2 * P.length + 2;
   let done = 0;
   const record = (row: Omit<ResultRow, 'gbPerSec'>, into = results) => {
     const full: ResultRow = { ...row, gbPerSec: row.bytes / (row.medianMs * 1e6) };
@@ -552,6 +586,33 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     }
   }
 
+  // Training: AarenLanguageModel.trainStep (embedding, forward, cross-entropy, backward, AdamW: one submit and a
+  // 32-byte readback) against the same model's inference forward (logits read back) at the same shape, both typed
+  // calls timed on the host one after the other. GB/s counts the parameters read once (a lower bound on traffic).
+  const train = { tokensPerSecond: 0, vsForward: 0 };
+  {
+    const T = plan.train;
+    const lm = await AarenLanguageModel.create(device, { ...T.model, seed: 1 });
+    const optimizer = await AdamW.create(device, lm, { lr: 1e-3, clipGradNorm: 1 });
+    try {
+      const random = mulberry32(7);
+      const draw = () => Uint32Array.from({ length: T.batch * T.length }, () => Math.floor(random() * T.model.vocabSize));
+      const tokens = draw();
+      const targets = draw();
+      const shape = { batch: T.batch, length: T.length };
+      const paramBytes = 4 * lm.parameters().reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
+      const tf = await timer.timeCalls(() => lm.forward(tokens, shape));
+      const tt = await timer.timeCalls(() => lm.trainStep(tokens, targets, shape, optimizer));
+      record({ kernel: 'lm-forward', batch: T.batch, length: T.length, headDim: T.model.headDim, ...tf, bytes: paramBytes });
+      record({ kernel: 'lm-train-step', batch: T.batch, length: T.length, headDim: T.model.headDim, ...tt, bytes: paramBytes });
+      train.tokensPerSecond = (T.batch * T.length) / (tt.medianMs / 1000);
+      train.vsForward = tt.medianMs / tf.medianMs;
+    } finally {
+      optimizer.destroy();
+      lm.destroy();
+    }
+  }
+
   const find = (kernel: string, length: number) => {
     const row = results.find((r) => r.kernel === kernel && r.length === length && (kernel.includes('step') || r.batch === batch));
     if (!row) throw new Error(`bench: no ${kernel} row at length ${length}`);
@@ -563,6 +624,8 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   const summary: Summary = {
     scanVsCopy: find('copy', plan.anchorLength) / find('scan', plan.anchorLength),
     scanBackwardVsForward: backwardVsForward,
+    trainTokensPerSecond: train.tokensPerSecond,
+    trainStepVsForward: train.vsForward,
     parallelVsNaive: find('naive', plan.naiveAnchorLength) / find('scan', plan.naiveAnchorLength),
     parallelVsSequential: find('sequential', plan.anchorLength) / find('scan', plan.anchorLength),
     stepGrowth: stepMs.get(pAnchor)! / stepMs.get(pFirst)!,
@@ -582,7 +645,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     date: new Date().toISOString(),
     config: {
       batch, headDim, lengths: plan.lengths, naiveLengths: plan.naiveLengths, anchorLength: plan.anchorLength,
-      naiveAnchorLength: plan.naiveAnchorLength, layer: L, stepP: P, stepBatch: plan.stepBatch, scanSchedule,
+      naiveAnchorLength: plan.naiveAnchorLength, layer: L, stepP: P, stepBatch: plan.stepBatch, train: plan.train, scanSchedule,
     },
     results,
     summary,

@@ -29,6 +29,10 @@ export function renderMarkdown(r: BenchReport): string {
   const row = (name: string, value: number, target: string, what: string) => lines.push(`| \`${name}\` | ${fmt(value)} | ${target} | ${what} |`);
   row('scanVsCopy', s.scanVsCopy, '>= 0.8', `scan bytes/s / copy bytes/s, L = ${c.anchorLength}`);
   row('scanBackwardVsForward', s.scanBackwardVsForward, '<= 2.5', `scan backward time / forward time (GPU-resident), L = ${c.anchorLength}`);
+  const t = c.train;
+  const lmText = t ? `LM vocab ${t.model.vocabSize}, ${t.model.layers} x dModel ${t.model.dModel} (${t.model.heads} x ${t.model.headDim} heads, dFF ${t.model.dFF}), batch ${t.batch} x length ${t.length}` : '';
+  if (s.trainTokensPerSecond !== undefined) row('trainTokensPerSecond', s.trainTokensPerSecond, 'higher', `tokens / s of trainStep (forward, loss, backward, AdamW), ${lmText}`);
+  if (s.trainStepVsForward !== undefined) row('trainStepVsForward', s.trainStepVsForward, '<= 4', 'trainStep time / the LM\'s inference forward time, same shape (typed calls, wall clock)');
   row('parallelVsNaive', s.parallelVsNaive, '>= 50', `naive quadratic time / scan time, L = ${c.naiveAnchorLength}`);
   row('parallelVsSequential', s.parallelVsSequential, '> 1 on a GPU', `sequential recurrence time / scan time, L = ${c.anchorLength}`);
   row('stepGrowth', s.stepGrowth, '<= 1.2', `Aaren step time at P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)} / at P = ${c.stepP[0]}`);
@@ -49,11 +53,12 @@ export function renderMarkdown(r: BenchReport): string {
   const order = ['copy', 'scan', 'sequential', 'naive'];
   table('Scan and alternatives', r.results.filter((x) => order.includes(x.kernel)).sort((a, b) => order.indexOf(a.kernel) - order.indexOf(b.kernel) || a.length - b.length));
   table('Aaren layer forward', r.results.filter((x) => x.kernel === 'layer-forward'));
+  table('Training: a language-model train step vs its forward (wall clock, typed calls)', r.results.filter((x) => x.kernel === 'lm-forward' || x.kernel === 'lm-train-step'));
   table('Decode: Aaren step vs KV-cache step', r.results.filter((x) => x.kernel === 'step' || x.kernel === 'kv-step').sort((a, b) => a.length - b.length || a.kernel.localeCompare(b.kernel)), 'P');
   table('Investigation: every scan schedule (and copy) at one length; step-scan = the Aaren step\'s scan alone, no projections', r.investigation);
   lines.push('GB/s counts compulsory traffic: copy, scan, sequential and naive all move the scan\'s bytes (scores + values read, ' +
     'outputs written), so for naive it is an effective rate; layer-forward: x read, y written, weights read once; ' +
-    'step: state read and written, weights, x and y; kv-step: the K and V cache read.', '');
+    'step: state read and written, weights, x and y; kv-step: the K and V cache read; lm-forward and lm-train-step: the parameters read once.', '');
   lines.push(...renderPeersMarkdown(r));
   lines.push('![time vs length](latest.svg)', '');
   return lines.join('\n');
@@ -119,7 +124,9 @@ function panel(x0: number, y0: number, w: number, h: number, title: string, xLab
 export function renderSvg(r: BenchReport): string {
   const seriesOf = (names: string[]) =>
     names.map((name) => ({ name, points: r.results.filter((x) => x.kernel === name).map((x) => [x.length, x.medianMs] as [number, number]) }));
-  const foot = peersSvgLines(r);
+  const s = r.summary;
+  const train = s.trainTokensPerSecond ? [`training (${r.config.train.batch} x ${r.config.train.length} tokens a step): trainStep ${fmt(s.trainTokensPerSecond)} tokens/s, ${fmt(s.trainStepVsForward)}x the forward's time`] : [];
+  const foot = [...train, ...peersSvgLines(r)];
   const W = 960, H = 420 + 16 * foot.length;
   const left = panel(0, 0, W / 2, 400, `scan vs alternatives (batch ${r.config.batch}, headDim ${r.config.headDim})`, 'sequence length (log)',
     seriesOf(['copy', 'scan', 'sequential', 'naive']));
