@@ -11,6 +11,8 @@ import { planPrefixScanBackward } from '../src/ops/attention/backward.js';
 import { planLayerForward } from '../src/nn/layer.js';
 import { planModelForward } from '../src/nn/model.js';
 import { SCAN_SCHEDULES } from '../src/scan/skeleton.js';
+import { planLmEmbed, planLmEmbedBackward, planLmHead, planLmHeadTrain } from '../src/nn/language-model.js';
+import { planAdamW } from '../src/optim/adamw.js';
 
 /** WebGPU's default limits (the spec's table): what a device gets when it requests nothing. */
 const DEFAULT_LIMITS = {
@@ -35,7 +37,7 @@ function countPlan(plan: Plan<string>, where: string): void {
   }
 }
 
-test('every scan forward/backward (and layer/model forward) kernel binds at most 8 storage buffers', () => {
+test('every scan forward/backward, layer/model forward, language-model and AdamW kernel binds at most 8 storage buffers', () => {
   const headDims = [1, 3, 4, 16, 17, 64, 256];
   const shapes = [{ batch: 2, length: 1 }, { batch: 2, length: 300 }, { batch: 1, length: 5000 }];
   for (const limits of [DEFAULT_LIMITS, LARGE_LIMITS]) {
@@ -62,12 +64,20 @@ test('every scan forward/backward (and layer/model forward) kernel binds at most
             countPlan(planModelForward({ layers: 1, dModel: 8, heads: 2, headDim, dFF: 16, eps: 1e-5, outputBias: [true] }, batch, length, schedule, device), `model ${schedule} d${headDim}`);
           }
         }
+        // The language model's own kernels (its blocks' training plans are counted in test/model-backward.test.ts).
+        for (const rows of [1, 4, 300]) {
+          for (const vocabSize of [1, 63, 64, 300]) {
+            const dims = { vocabSize, dModel: 8 };
+            for (const plan of [planLmEmbed(rows, dims, device), planLmHead(rows, dims, device), planLmHeadTrain(rows, dims, device), planLmEmbedBackward(dims, device)]) countPlan(plan, `lm rows ${rows} vocab ${vocabSize} cpu ${cpu}`);
+          }
+        }
+        countPlan(planAdamW([[3, 4], [5]], { clipGradNorm: 1 }, device), `adamw cpu ${cpu}`);
       }
     }
   }
   // The check covers the backward's kernels (the pre-pass, the scan of each schedule, sum_partials and both ends).
   const names = [...counted.keys()].join('\n');
-  for (const part of ['grad_carry', 'grad_terms', 'recurrent_scan', 'chunk_scan', 'chunk_reduce', 'sum_partials', 'grad_finish', 'store_stats']) expect(names).toContain(part);
+  for (const part of ['grad_carry', 'grad_terms', 'recurrent_scan', 'chunk_scan', 'chunk_reduce', 'sum_partials', 'grad_finish', 'store_stats', 'embedding_backward', 'cross_entropy_rows', 'cross_entropy_workgroup', 'adamw_update']) expect(names).toContain(part);
   const over = [...counted.entries()].filter(([, c]) => c.storage > 8).map(([key, c]) => `${c.storage} storage buffers: ${c.where}: ${key}`);
   expect(over, over.join('\n')).toEqual([]);
   console.log(`${counted.size} kernels, at most ${Math.max(...[...counted.values()].map((c) => c.storage))} storage buffers each`);

@@ -20,7 +20,7 @@ import { checkTargets, planCrossEntropy, type CrossEntropySlot } from '../ops/cr
 import { planEmbedding, planEmbeddingBackward, tokenRowIndex, type EmbeddingBackwardSlot, type EmbeddingSlot } from '../ops/embedding.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
 import { ADAMW_STATUS_FLOATS, AdamW } from '../optim/adamw.js';
-import { AarenModel, modelFromSafetensors, type AarenModelConfig, type AarenModelState } from './model.js';
+import { AarenModel, modelFromSafetensorsFile, type AarenModelConfig, type AarenModelState } from './model.js';
 import { readParameters } from './layer.js';
 import type { ModelTrainer, NamedParameter, Trainable } from './parameters.js';
 
@@ -250,8 +250,9 @@ export class AarenLanguageModel implements Trainable {
 
   private static async load(device: GPUDevice, bytes: ArrayBuffer | Uint8Array, schedule: AarenModelConfig['schedule']): Promise<AarenLanguageModel> {
     await checkLiveDevice('device', device);
-    const { tensors } = readSafetensors(bytes);
-    const modelConfig = modelFromSafetensors(bytes);
+    const file = readSafetensors(bytes);
+    const { tensors } = file;
+    const modelConfig = modelFromSafetensorsFile(file);
     const { dModel } = modelConfig;
     const tensor = (name: string, shape: number[]) => {
       const t = tensors.get(name);

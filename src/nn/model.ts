@@ -9,7 +9,7 @@ import { uploadFloat32 } from '../core/buffers.js';
 import { AarenLayer, layerSchedule, planLayerForward, type AarenLayerConfig, type AarenLayerWeights, type AarenState, type LayerSlot } from './layer.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { planLayerNorm, type LayerNormSlot } from '../ops/layer-norm.js';
-import { readSafetensors, writeSafetensors, type SafetensorsTensor } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from '../io/safetensors.js';
 import { checkFinite, checkFloat32Array, checkInteger } from '../core/validate.js';
 import { checkLiveDevice, isCpuAdapter } from '../core/device.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
@@ -384,7 +384,11 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
 
 /** Model config (sizes inferred from tensor shapes) from safetensors bytes. Throws naming a missing or misshapen tensor. */
 export function modelFromSafetensors(bytes: ArrayBuffer | Uint8Array): AarenModelConfig {
-  const { tensors, metadata } = readSafetensors(bytes);
+  return modelFromSafetensorsFile(readSafetensors(bytes));
+}
+
+/** As modelFromSafetensors, from a parsed file (other tensors in it, such as a language model's, are ignored). */
+export function modelFromSafetensorsFile({ tensors, metadata }: SafetensorsFile): AarenModelConfig {
   const get = (name: string, rank: number): SafetensorsTensor => {
     const t = tensors.get(name);
     if (!t) throw new RangeError(`safetensors: tensor ${name} is missing`);
