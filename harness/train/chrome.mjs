@@ -1,11 +1,12 @@
 // `npm run train -- --backend chrome`: serve harness/train/page.ts (harness/serve.mjs), run it in headless
 // Chromium (harness/chromium.mjs) and return what the shared training loop produced there.
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { launchBrowser } from '../chromium.mjs';
 import { startHarnessServer } from '../serve.mjs';
 
-const PAGE_DIR = path.dirname(fileURLToPath(import.meta.url));
+// From the package root (harness/train.mjs runs there): this file is bundled into harness/train/.build/cli.mjs,
+// so import.meta.url does not name its own folder.
+const PAGE_DIR = path.resolve('harness', 'train');
 
 /** @param {import('./chrome.d.mts').TrainInChromeOptions} opts */
 export async function trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, timeoutMs = 60 * 60_000 }) {

@@ -82,7 +82,8 @@ const formatProgress = (p: TrainProgress) =>
   `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ` +
   `${Math.round(p.tokensPerSecond).toString().padStart(6)} tokens/s  ${p.elapsedSeconds.toFixed(1).padStart(6)} s`;
 
-async function train(args: Args, text: string, config: TrainConfig, progressEvery: number): Promise<(TrainResult & { adapter: string }) | 'respawned'> {
+/** `announce` runs once training is about to start (not in a process that respawns itself on SwiftShader). */
+async function train(args: Args, text: string, config: TrainConfig, progressEvery: number, announce: () => void): Promise<(TrainResult & { adapter: string }) | 'respawned'> {
   const onProgress = (p: TrainProgress) => console.log(formatProgress(p));
   let sampling = false;
   const onSampleText = (t: string) => {
@@ -91,10 +92,14 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
     process.stdout.write(t);
   };
   const log = (line: string) => console.error(line);
-  if (args.backend === 'chrome') return trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log });
+  if (args.backend === 'chrome') {
+    announce();
+    return trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log });
+  }
   const device = await requestDawnDevice([], log);
   if (device === 'respawned') return device;
   try {
+    announce();
     const adapter = adapterText(device);
     console.log(`adapter: ${adapter}`);
     return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onSampleText })), adapter };
@@ -113,6 +118,8 @@ export async function main(argv: string[]): Promise<number> {
       return 0;
     }
     text = await readText(args.text);
+    const missing = [...args.prompt].find((c) => !text.includes(c));
+    if (missing !== undefined) throw new UsageError(`--prompt: ${JSON.stringify(missing)} does not occur in ${args.text}, so it is not in the vocabulary`);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`npm run train: ${e.message}\n\n${USAGE}`);
@@ -122,11 +129,11 @@ export async function main(argv: string[]): Promise<number> {
   // Short runs (--steps 5) still reach the peak learning rate.
   const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, steps, seed, warmup: Math.min(DEFAULT_TRAIN_CONFIG.warmup, Math.floor(steps / 10)), sample: { ...DEFAULT_TRAIN_CONFIG.sample, prompt } };
   const m = config.model;
-  console.log(`training on ${path.relative(process.cwd(), args.text) || args.text} (${[...text].length} characters, ${new Set(text).size} distinct) ` +
+  const announce = () => console.log(`training on ${path.relative(process.cwd(), args.text) || args.text} (${[...text].length} characters, ${new Set(text).size} distinct) ` +
     `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}; ` +
     `batch ${config.batch} x length ${config.length}, ${steps} steps, peak lr ${config.lr}`);
   const started = performance.now();
-  const result = await train(args, text, config, Math.max(1, Math.ceil(steps / 50)));
+  const result = await train(args, text, config, Math.max(1, Math.ceil(steps / 50)), announce);
   if (result === 'respawned') return process.exitCode as number;
   const wall = (performance.now() - started) / 1000;
   const first = result.losses[0]!;

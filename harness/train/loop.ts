@@ -57,9 +57,9 @@ export interface TrainConfig {
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   model: { layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128 },
   steps: 300,
-  batch: 8,
+  batch: 16,
   length: 64,
-  lr: 3e-3,
+  lr: 1e-2,
   warmup: 20,
   minLrRatio: 0.1,
   weightDecay: 0.01,
