@@ -1,14 +1,9 @@
 // `npm run bench [-- --quick | --tiny] [--backend node|chrome] [--out DIR]`: bundled and started by bench/run.mjs.
-import { existsSync } from 'node:fs';
-import { spawnSync } from 'node:child_process';
 import path from 'node:path';
-import { create, globals } from 'webgpu';
-import { requestAarenDevice } from '../src/core/device.js';
+import { requestDawnDevice } from '../harness/dawn.js';
 import { runBench, type BenchReport, type Mode } from './bench.js';
 import { writeResults } from './write.js';
 import { runInChromeBench } from './chrome.mjs';
-
-const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
 interface Args { mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean; peers?: boolean }
 
@@ -42,26 +37,9 @@ function parseArgs(argv: string[]): Args {
   return args;
 }
 
-// Dawn's instance: must stay referenced for as long as its adapter and device are used (MISSION.md).
-let gpu: GPU | undefined;
-
 async function runNode(args: Args, progress: (line: string) => void): Promise<BenchReport | 'respawned'> {
-  Object.assign(globalThis, globals);
-  gpu = create(['disable-dawn-features=timestamp_quantization']);
-  (globalThis as { __aarenBenchGpu?: GPU }).__aarenBenchGpu = gpu;
-  const adapter = await gpu.requestAdapter();
-  if (!adapter) {
-    // No Vulkan driver: run again on SwiftShader (a CPU Vulkan) when Debian's chromium ships it.
-    if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
-      progress(`no WebGPU adapter; retrying on SwiftShader (VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`);
-      const child = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } });
-      process.exitCode = child.status ?? 1;
-      return 'respawned';
-    }
-    throw new Error('WebGPU: no adapter found (set VK_ICD_FILENAMES to a Vulkan ICD, e.g. SwiftShader\'s)');
-  }
-  const device = await requestAarenDevice(gpu);
-  device.addEventListener('uncapturederror', (e) => progress(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  const device = await requestDawnDevice(['disable-dawn-features=timestamp_quantization'], progress);
+  if (device === 'respawned') return device;
   try {
     return await runBench(device, { mode: args.mode, backend: 'node', progress, investigate: args.investigate });
   } finally {

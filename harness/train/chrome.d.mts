@@ -1,0 +1,16 @@
+// Types for chrome.mjs, so harness/train/cli.ts can import it.
+import type { TrainConfig, TrainProgress, TrainResult } from './loop.js';
+
+export interface TrainInChromeOptions {
+  text: string;
+  config: TrainConfig;
+  progressEvery: number;
+  onProgress: (p: TrainProgress) => void;
+  onSampleText: (text: string) => void;
+  /** Page console errors/warnings. */
+  log: (line: string) => void;
+  /** Whole-run deadline; default 1 hour. */
+  timeoutMs?: number;
+}
+
+export function trainInChrome(options: TrainInChromeOptions): Promise<TrainResult & { adapter: string }>;

@@ -1,0 +1,51 @@
+// `npm run train -- --backend chrome`: serve harness/train/page.ts (harness/serve.mjs), run it in headless
+// Chromium (harness/chromium.mjs) and return what the shared training loop produced there.
+import path from 'node:path';
+import { launchBrowser } from '../chromium.mjs';
+import { startHarnessServer } from '../serve.mjs';
+
+// From the package root (harness/train.mjs runs there): this file is bundled into harness/train/.build/cli.mjs,
+// so import.meta.url does not name its own folder.
+const PAGE_DIR = path.resolve('harness', 'train');
+
+/** @param {import('./chrome.d.mts').TrainInChromeOptions} opts */
+export async function trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, timeoutMs = 60 * 60_000 }) {
+  const server = await startHarnessServer({ dir: PAGE_DIR });
+  /** @type {import('puppeteer').Browser | undefined} */
+  let browser;
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  try {
+    browser = await launchBrowser();
+    const page = await browser.newPage();
+    page.on('console', (msg) => {
+      if (msg.type() === 'error' || msg.type() === 'warn') log(`[page ${msg.type()}] ${msg.text()}`);
+    });
+    /** @type {(r: import('./page.js').PageTrainResult) => void} */
+    let resolve = () => {};
+    /** @type {(e: Error) => void} */
+    let reject = () => {};
+    /** @type {Promise<import('./page.js').PageTrainResult>} */
+    const done = new Promise((res, rej) => {
+      resolve = res;
+      reject = rej;
+    });
+    done.catch(() => {}); // a failure during page.goto is read from `done` below, not reported as unhandled
+    timer = setTimeout(() => reject(new Error(`training in Chromium did not finish within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
+    page.on('pageerror', (err) => reject(new Error(`page exception: ${err instanceof Error ? err.message : String(err)}`)));
+    page.on('error', (err) => reject(new Error(`Chromium page crashed: ${err.message}`)));
+    browser.on('disconnected', () => reject(new Error('Chromium exited before training finished')));
+    await page.exposeFunction('__trainDone', (/** @type {{ result: import('./page.js').PageTrainResult } | { error: string }} */ outcome) =>
+      'error' in outcome ? reject(new Error(`the training page failed: ${outcome.error}`)) : resolve(outcome.result));
+    await page.exposeFunction('__trainInput', () => ({ text, config, progressEvery }));
+    await page.exposeFunction('__trainProgress', onProgress);
+    await page.exposeFunction('__trainSampleText', onSampleText);
+    await page.goto(server.url, { waitUntil: 'load' });
+    const { safetensorsBase64, ...result } = await done;
+    return { ...result, safetensors: new Uint8Array(Buffer.from(safetensorsBase64, 'base64')) };
+  } finally {
+    clearTimeout(timer);
+    await browser?.close().catch(() => {});
+    await server.stop();
+  }
+}

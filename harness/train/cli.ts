@@ -1,0 +1,154 @@
+// `npm run train [-- --text FILE] [--steps N] [--backend node|chrome] [--seed N] [--prompt TEXT] [--out DIR]`:
+// bundled and started by harness/train.mjs. Trains with the shared loop (loop.ts) in Node (Dawn) or in headless
+// Chrome, then writes the loss curve, the weights and the vocabulary, and prints a sample.
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { requestDawnDevice } from '../dawn.js';
+import { DEFAULT_TRAIN_CONFIG, adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult } from './loop.js';
+import { lossCurveSvg } from './svg.js';
+import { trainInChrome } from './chrome.mjs';
+
+const ROOT = process.cwd(); // harness/train.mjs runs this from the package root
+
+const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--backend node|chrome] [--seed N] [--prompt TEXT] [--out DIR]
+  Trains a small character-level Aaren language model on FILE (default: this project's README.md), printing
+  step, loss, tokens/s and elapsed time; then writes DIR/loss.svg, DIR/model.safetensors (vocabulary in its
+  metadata) and DIR/vocab.json (DIR defaults to train-out/), and prints a sample generated token by token.
+  --steps N        training steps (default ${DEFAULT_TRAIN_CONFIG.steps}: about 3 minutes on SwiftShader)
+  --backend B      node (Dawn, default) or chrome (headless Chromium, same loop)
+  --seed N         seeds the initial weights, the batches and the sample (default ${DEFAULT_TRAIN_CONFIG.seed})
+  --prompt TEXT    the sample's prompt (default: the text's first character)`;
+
+class UsageError extends Error {}
+
+interface Args { text: string; out: string; backend: 'node' | 'chrome'; steps: number; seed: number; prompt: string }
+
+function parseArgs(argv: string[]): Args | 'help' {
+  // npm runs scripts in the package root; INIT_CWD is where the user typed the command.
+  const cwd = process.env.INIT_CWD ?? process.cwd();
+  const args: Args = {
+    text: path.join(ROOT, 'README.md'), out: path.join(ROOT, 'train-out'), backend: 'node',
+    steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: '',
+  };
+  const integer = (flag: string, value: string, min: number) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value) || !Number.isSafeInteger(n) || n < min || n > 2 ** 32 - 1) throw new UsageError(`${flag} must be an integer >= ${min}, got ${JSON.stringify(value)}`);
+    return n;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return 'help';
+    const eq = arg.indexOf('=');
+    const flag = eq >= 0 ? arg.slice(0, eq) : arg;
+    const value = () => {
+      if (eq >= 0) return arg.slice(eq + 1);
+      const next = argv[++i];
+      if (next === undefined) throw new UsageError(`${flag} needs a value`);
+      return next;
+    };
+    switch (flag) {
+      case '--text': args.text = path.resolve(cwd, value()); break;
+      case '--out': args.out = path.resolve(cwd, value()); break;
+      case '--steps': args.steps = integer(flag, value(), 1); break;
+      case '--seed': args.seed = integer(flag, value(), 0); break;
+      case '--prompt': args.prompt = value(); break;
+      case '--backend': {
+        const b = value();
+        if (b !== 'node' && b !== 'chrome') throw new UsageError(`--backend must be node or chrome, got ${JSON.stringify(b)}`);
+        args.backend = b;
+        break;
+      }
+      default: throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
+    }
+  }
+  return args;
+}
+
+async function readText(file: string): Promise<string> {
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(file);
+  } catch (e) {
+    throw new UsageError(`--text: cannot read ${file} (${(e as Error).message})`);
+  }
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    throw new UsageError(`--text: ${file} is not valid UTF-8`);
+  }
+}
+
+const formatProgress = (p: TrainProgress) =>
+  `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ` +
+  `${Math.round(p.tokensPerSecond).toString().padStart(6)} tokens/s  ${p.elapsedSeconds.toFixed(1).padStart(6)} s`;
+
+/** `announce` runs once training is about to start (not in a process that respawns itself on SwiftShader). */
+async function train(args: Args, text: string, config: TrainConfig, progressEvery: number, announce: () => void): Promise<(TrainResult & { adapter: string }) | 'respawned'> {
+  const onProgress = (p: TrainProgress) => console.log(formatProgress(p));
+  let sampling = false;
+  const onSampleText = (t: string) => {
+    if (!sampling) process.stdout.write(`\nsample (temperature ${config.sample.temperature}, top-${config.sample.topK}, generated with step):\n`);
+    sampling = true;
+    process.stdout.write(t);
+  };
+  const log = (line: string) => console.error(line);
+  if (args.backend === 'chrome') {
+    announce();
+    return trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log });
+  }
+  const device = await requestDawnDevice([], log);
+  if (device === 'respawned') return device;
+  try {
+    announce();
+    const adapter = adapterText(device);
+    console.log(`adapter: ${adapter}`);
+    return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onSampleText })), adapter };
+  } finally {
+    device.destroy();
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  let args: Args | 'help';
+  let text: string;
+  try {
+    args = parseArgs(argv);
+    if (args === 'help') {
+      console.log(USAGE);
+      return 0;
+    }
+    text = await readText(args.text);
+    const missing = [...args.prompt].find((c) => !text.includes(c));
+    if (missing !== undefined) throw new UsageError(`--prompt: ${JSON.stringify(missing)} does not occur in ${args.text}, so it is not in the vocabulary`);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`npm run train: ${e.message}\n\n${USAGE}`);
+    return 2;
+  }
+  const { steps, seed, prompt } = args;
+  // Short runs (--steps 5) still reach the peak learning rate.
+  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, steps, seed, warmup: Math.min(DEFAULT_TRAIN_CONFIG.warmup, Math.floor(steps / 10)), sample: { ...DEFAULT_TRAIN_CONFIG.sample, prompt } };
+  const m = config.model;
+  const announce = () => console.log(`training on ${path.relative(process.cwd(), args.text) || args.text} (${[...text].length} characters, ${new Set(text).size} distinct) ` +
+    `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}; ` +
+    `batch ${config.batch} x length ${config.length}, ${steps} steps, peak lr ${config.lr}`);
+  const started = performance.now();
+  const result = await train(args, text, config, Math.max(1, Math.ceil(steps / 50)), announce);
+  if (result === 'respawned') return process.exitCode as number;
+  const wall = (performance.now() - started) / 1000;
+  const first = result.losses[0]!;
+  const tail = result.losses.slice(-10);
+  const endMean = tail.reduce((a, b) => a + b, 0) / tail.length;
+  await mkdir(args.out, { recursive: true });
+  const files = {
+    'loss.svg': lossCurveSvg(result.losses, `${result.adapter} · ${args.backend} · ${steps} steps · loss ${first.toFixed(3)} -> ${endMean.toFixed(3)} (mean of the last ${tail.length})`),
+    'model.safetensors': result.safetensors,
+    'vocab.json': `${JSON.stringify(result.vocab)}\n`,
+  };
+  for (const [name, data] of Object.entries(files)) await writeFile(path.join(args.out, name), data);
+  console.log(`\n\nadapter: ${result.adapter} (${args.backend})`);
+  console.log(`loss: ${first.toFixed(4)} at step 1 -> ${result.losses.at(-1)!.toFixed(4)} at step ${steps} (mean of the last ${tail.length}: ${endMean.toFixed(4)}; ln(vocab) = ${Math.log(result.vocab.length).toFixed(4)})`);
+  console.log(`time: ${result.trainSeconds.toFixed(1)} s training, ${wall.toFixed(1)} s in all; ${Math.round(result.tokensPerSecond)} tokens/s after the first step`);
+  console.log(`wrote ${Object.keys(files).map((f) => path.relative(process.cwd(), path.join(args.out, f))).join(', ')}`);
+  return 0;
+}

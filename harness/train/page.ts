@@ -1,0 +1,54 @@
+// Browser side of `npm run train -- --backend chrome`: asks Node for the text and settings, runs the shared loop on
+// navigator.gpu, and hands back the losses, the weights (base64) and the sample through exposed functions.
+// Everything is event-driven (no waitForFunction), so a run of many minutes never waits on one long CDP call.
+import { requestAarenDevice } from '../../src/core/device.js';
+import { adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult } from './loop.js';
+
+/** What the page hands back: TrainResult with the safetensors bytes as base64. */
+export type PageTrainResult = Omit<TrainResult, 'safetensors'> & { safetensorsBase64: string; adapter: string };
+
+/** Set by puppeteer (page.exposeFunction, harness/train/chrome.mjs). */
+interface Bridge {
+  __trainInput(): Promise<{ text: string; config: TrainConfig; progressEvery: number }>;
+  __trainProgress(p: TrainProgress): Promise<void>;
+  __trainSampleText(text: string): Promise<void>;
+  __trainDone(outcome: { result: PageTrainResult } | { error: string }): Promise<void>;
+}
+const bridge = window as unknown as Window & Bridge;
+
+const logEl = document.getElementById('log');
+const log = (line: string) => {
+  if (logEl) logEl.textContent = logEl.textContent === 'loading…' ? line : `${logEl.textContent}\n${line}`;
+};
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  return btoa(binary);
+}
+
+async function main(): Promise<PageTrainResult> {
+  const { text, config, progressEvery } = await bridge.__trainInput();
+  const device = await requestAarenDevice(navigator.gpu);
+  try {
+    const adapter = adapterText(device);
+    log(`adapter: ${adapter}`);
+    const result = await trainCharModel(device, text, config, {
+      progressEvery,
+      onProgress: (p) => {
+        log(`step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`);
+        void bridge.__trainProgress(p);
+      },
+      onSampleText: (t) => void bridge.__trainSampleText(t),
+    });
+    const { safetensors, ...rest } = result;
+    return { ...rest, safetensorsBase64: toBase64(safetensors), adapter };
+  } finally {
+    device.destroy();
+  }
+}
+
+main().then(
+  (result) => bridge.__trainDone({ result }),
+  (e: unknown) => bridge.__trainDone({ error: e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e) }),
+);
