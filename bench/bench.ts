@@ -120,7 +120,7 @@ interface Plan extends BenchShapes {
 export function planFor(mode: Mode): Plan {
   const layer = { dModel: 256, heads: 4, headDim: 64, batch: 8 };
   // A character-level model the size of `npm run train`'s (harness/train).
-  const train = { model: { vocabSize: 96, layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 256 }, batch: 8, length: 64 };
+  const train = { model: { vocabSize: 96, layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128 }, batch: 16, length: 64 };
   if (mode === 'tiny') {
     return {
       train: { model: { ...train.model, layers: 1, dModel: 16, dFF: 32 }, batch: 2, length: 16 },

@@ -6,7 +6,7 @@ import { describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
 import { AarenLanguageModel } from '../src/nn/language-model.js';
 import { AdamW } from '../src/optim/adamw.js';
-import { trackBuffers } from '../cases/layer.js';
+import { compare, trackBuffers } from '../cases/layer.js';
 import {
   LM_LOSS_TOLERANCE, LM_TOLERANCE, QUICK_LM, randomLanguageModel, randomTokens, runLanguageModelCases, runLmBackwardCase, runLmForwardCase, runLmTrainCase, type LmShape,
 } from '../cases/language-model.js';
@@ -99,7 +99,7 @@ describe('AarenLanguageModel', () => {
     }
   });
 
-  test('safetensors round trip, and generate streams with step (greedy = argmax of forward)', async () => {
+  test('safetensors round trip, block-wise forward with a state, and generate streams with step (greedy = argmax of forward)', async () => {
     const device = await dawnDevice();
     const lm = await randomLanguageModel(device, QUICK_LM, 77);
     const bytes = await lm.toSafetensors();
@@ -107,6 +107,13 @@ describe('AarenLanguageModel', () => {
     try {
       const { tokens } = randomTokens(QUICK_LM, 78);
       expect(Array.from(await copy.forward(tokens, QUICK_LM))).toEqual(Array.from(await lm.forward(tokens, QUICK_LM)));
+      // Block-wise: the first 4 tokens, then the other 5 continuing the state, give the one-pass logits.
+      const whole = await lm.forward(tokens.slice(0, 9), { batch: 1, length: 9 });
+      const state = lm.createState(1);
+      const head = await lm.forward(tokens.slice(0, 4), { batch: 1, length: 4 }, state);
+      const tail = await lm.forward(tokens.slice(4, 9), { batch: 1, length: 5 }, state);
+      state.destroy();
+      expect(compare(Float32Array.from([...head, ...tail]), whole).pass).toBe(true);
       const prompt = tokens.slice(0, 4);
       const seen: number[] = [];
       const greedy = await lm.generate(prompt, { maxTokens: 5, temperature: 0, seed: 1, onToken: (t) => seen.push(t) });
