@@ -15,6 +15,7 @@ import { emptyState, packState } from '../src/ops/attention/state.js';
 import { AarenLanguageModel } from '../src/nn/language-model.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { mulberry32 } from '../src/core/random.js';
+import { DEFAULT_TRAIN_CONFIG } from '../harness/train/loop.js';
 import copyWgsl from './shaders/copy.wgsl?raw';
 import naiveWgsl from './shaders/naive_attention.wgsl?raw';
 import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';
@@ -119,8 +120,9 @@ interface Plan extends BenchShapes {
 
 export function planFor(mode: Mode): Plan {
   const layer = { dModel: 256, heads: 4, headDim: 64, batch: 8 };
-  // A character-level model the size of `npm run train`'s (harness/train).
-  const train = { model: { vocabSize: 96, layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128 }, batch: 16, length: 64 };
+  // `npm run train`'s default model and batch, with a vocabulary of 96 characters.
+  const { model, batch, length } = DEFAULT_TRAIN_CONFIG;
+  const train = { model: { vocabSize: 96, ...model }, batch, length };
   if (mode === 'tiny') {
     return {
       train: { model: { ...train.model, layers: 1, dModel: 16, dFF: 32 }, batch: 2, length: 16 },
