@@ -346,9 +346,10 @@ export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput
   await checkLiveDevice('device', device);
   limit ??= bufferLimit(device.limits);
   const { batch, length, headDim } = input;
-  const output = new Float32Array(outputs === 'all' ? batch * length * headDim : batch * headDim);
+  const outputFloats = outputs === 'all' ? batch * length * headDim : batch * headDim;
   const state = options.initialState ? sliceState(options.initialState, 0, batch) : emptyState(batch, headDim);
   if (batch * length === 0) {
+    const output = new Float32Array(outputFloats);
     if (outputs === 'last') {
       for (let b = 0; b < batch; b++) {
         for (let c = 0; c < headDim; c++) output[b * headDim + c] = state.u[b]! > 0 ? state.w[b * headDim + c]! / state.u[b]! : 0;
@@ -357,19 +358,23 @@ export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput
     return { output, state };
   }
   const tile = kernelConfig(device.limits, headDim).tile;
-  for (const p of scanPieces(input, outputs, tile, limit, device.limits.maxComputeWorkgroupsPerDimension)) {
+  const pieces = scanPieces(input, outputs, tile, limit, device.limits.maxComputeWorkgroupsPerDimension);
+  // One piece (the usual case) returns its readback as it is: no second array of the output's size, no copy.
+  let output: Float32Array | undefined;
+  for (const p of pieces) {
     const first = p.batchStart * length + p.lengthStart; // first token of the piece; its tokens are contiguous
     const tokens = p.batch * p.length;
     const piece = { batch: p.batch, length: p.length, headDim, scores: input.scores.subarray(first, first + tokens), values: input.values.subarray(first * headDim, (first + tokens) * headDim) };
     const carried = p.lengthStart > 0 || options.initialState ? sliceState(state, p.batchStart, p.batch) : undefined;
     const result = await runScan(device, piece, { ...options, initialState: carried }, outputs);
-    output.set(result.output, outputs === 'all' ? first * headDim : p.batchStart * headDim);
+    if (pieces.length === 1) output = result.output;
+    else (output ??= new Float32Array(outputFloats)).set(result.output, outputs === 'all' ? first * headDim : p.batchStart * headDim);
     const next = unpackState(result.packedState, p.batch, headDim);
     state.m.set(next.m, p.batchStart);
     state.u.set(next.u, p.batchStart);
     state.w.set(next.w, p.batchStart * headDim);
   }
-  return { output, state };
+  return { output: output!, state };
 }
 
 /**
