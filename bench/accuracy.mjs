@@ -1,7 +1,8 @@
 // Numerical limits of prefixAttention against the float64 recurrence (src/reference.ts), on the Dawn device of
 // this machine: the worst error, relative to the scale of the values (max |gpu - ref| / max|v|), as the length
 // grows (headDim 1 up to 2^22 tokens, headDim 64 up to 2^16) and as the scores spread (N(0, sigma), sigma 1 to
-// 1e30, and ramps where every token rescales the state). Not part of CI: run `node bench/accuracy.mjs [--quick]`.
+// 1e30, and ramps where every token rescales the state). Not part of CI: run
+// `node bench/accuracy.mjs [--quick] [--schedule recurrent|sequential|parallel]` (default: all three).
 // Prints a markdown table.
 import * as esbuild from 'esbuild';
 import { mkdtemp, writeFile } from 'node:fs/promises';
@@ -17,10 +18,10 @@ const root = new URL('..', import.meta.url).pathname;
 // Bundle the sources (WGSL inlined) so that this script runs on the TypeScript tree without a build step.
 const bundle = await esbuild.build({
   stdin: {
-    contents: `export { prefixAttention, prefixAttentionLast } from './src/scan.ts';
-      export { referenceRecurrence } from './src/reference.ts';
-      export { requestAarenDevice } from './src/device.ts';
-      export { mulberry32, normal } from './test/random.ts';`,
+    contents: `export { prefixAttention, prefixAttentionLast } from './src/ops/attention/scan.ts';
+      export { referenceRecurrence } from './src/reference/scan.ts';
+      export { requestAarenDevice } from './src/core/device.ts';
+      export { mulberry32, normal } from './src/core/random.ts';`,
     resolveDir: root,
     loader: 'ts',
   },
@@ -50,6 +51,7 @@ function makeInput({ batch, length, headDim, scores: pattern, sigma, positive },
       let s;
       if (pattern === 'normal') s = sigma * normal(random);
       else if (pattern === 'rising') s = sigma * (2 * t - 1) + 0.1 * normal(random); // every token takes the max: rescale each step
+      else if (pattern === 'creeping') s = sigma * t; // a new maximum at every token, the weights near uniform
       else if (pattern === 'masked-prefix') s = i < length / 2 ? -Infinity : sigma * normal(random);
       scores[b * length + i] = s;
     }
@@ -86,9 +88,11 @@ for (const p of quick ? [10, 16] : [10, 12, 14, 16]) cases.push({ group: 'length
 for (const sigma of [1, 10, 100, 1e3, 1e4, 1e5, 1e10, 1e30]) cases.push({ group: 'spread N(0, sigma)', batch: 4, length: 2 ** 14, headDim: 8, scores: 'normal', sigma });
 for (const sigma of [10, 1e4]) cases.push({ group: 'spread, v in [0.5, 1]', batch: 4, length: 2 ** 14, headDim: 8, scores: 'normal', sigma, positive: true });
 for (const sigma of [30, 1e4, 1e30]) cases.push({ group: 'rising ramp +-sigma', batch: 4, length: 2 ** 14, headDim: 8, scores: 'rising', sigma });
+for (const p of quick ? [20] : [20, 22]) cases.push({ group: 'creeping maximum, v in [0.5, 1]', batch: 1, length: 2 ** p, headDim: 1, scores: 'creeping', sigma: 0.5, positive: true });
 cases.push({ group: 'masked prefix (half)', batch: 4, length: 2 ** 14, headDim: 8, scores: 'masked-prefix', sigma: 1e4 });
 
-const schedules = ['recurrent', 'sequential', 'parallel'];
+const only = process.argv.indexOf('--schedule');
+const schedules = only >= 0 ? [process.argv[only + 1]] : ['recurrent', 'sequential', 'parallel'];
 console.log(`device: ${device.adapterInfo?.description || device.adapterInfo?.vendor || 'unknown'}; error = max|gpu - ref| / max|v|, ref = float64 recurrence`);
 console.log(`| case | batch x length x headDim | scores | ${schedules.join(' | ')} |`);
 console.log(`|---|---|---|${schedules.map(() => '---').join('|')}|`);

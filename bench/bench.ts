@@ -8,7 +8,8 @@
 // repetition is its own submission timed on the host up to queue.onSubmittedWorkDone().
 import { type Dispatch, type Kernel, PreparedPlan, kernelProgram } from '../src/core/kernel.js';
 import { wgsl } from '../src/core/shader-sources.js';
-import { PrefixScan, isCpuAdapter, kernelConfig, type PrefixScanOptions } from '../src/ops/attention/scan.js';
+import { PrefixScan, isCpuAdapter, kernelConfig, prefixAttention, type PrefixScanOptions } from '../src/ops/attention/scan.js';
+import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { AarenLayer } from '../src/nn/layer.js';
 import { PrefixScanBackward } from '../src/ops/attention/backward.js';
 import { emptyState, packState } from '../src/ops/attention/state.js';
@@ -52,6 +53,10 @@ export interface ResultRow {
 /** The peer figures (bench/peers/ort.ts) are present only where onnxruntime-web ran (--backend chrome). */
 export interface Summary extends Partial<PeerSummary> {
   scanVsCopy: number;
+  /** The typed prefixAttention call (checks, upload, scan, readback into a host array) at scanVsCopy's shape against
+   * the floor for its bytes: uploading the same inputs, a copy kernel of the values into the output and reading the
+   * output back (buffers made and released per call, as the call does); floor time / call time, wall clock. */
+  endToEndVsCopy: number;
   /** GPU-resident backward of the scan (PrefixScanBackward) time / forward (PrefixScan) time, scanVsCopy's shape. */
   scanBackwardVsForward: number;
   /** Tokens per second of AarenLanguageModel.trainStep (forward, loss, backward, AdamW), BenchShapes.train. */
@@ -338,7 +343,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   const cfg = kernelConfig(device.limits, headDim);
 
   const P = plan.stepP;
-  const total = plan.lengths.length * 3 + plan.naiveLengths.length + plan.layer.lengths.length + 2 * P.length + 2;
+  const total = plan.lengths.length * 3 + plan.naiveLengths.length + plan.layer.lengths.length + 2 * P.length + 4;
   let done = 0;
   const record = (row: Omit<ResultRow, 'gbPerSec'>, into = results) => {
     const full: ResultRow = { ...row, gbPerSec: row.bytes / (row.medianMs * 1e6) };
@@ -588,6 +593,38 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     }
   }
 
+  // endToEndVsCopy: the typed call against uploading its inputs, copying the values into the output with the copy
+  // kernel and reading the output back, per call in fresh buffers as the call does; both on the host's clock, one
+  // after the other. What the call adds over that floor: the checks of its arguments, the scan's arithmetic.
+  let endToEndVsCopy = 0;
+  {
+    const length = plan.anchorLength;
+    const rows = batch * length * headDim;
+    const input = { batch, length, headDim, scores: randomFloats(batch * length, 1).map((x) => 4 * x), values: randomFloats(rows, 2) };
+    const vec4s = Math.ceil(rows / 4);
+    const groups = Math.ceil(vec4s / 256);
+    const groupsX = Math.min(groups, device.limits.maxComputeWorkgroupsPerDimension);
+    const copy = await prepareDispatch(device, copyKernel, { count: vec4s, groups_x: groupsX }, ['src', 'dst'], [groupsX, Math.ceil(groups / groupsX), 1]);
+    try {
+      const floor = await timer.timeCalls(async () => {
+        const made = [uploadFloat32(device, input.scores), uploadFloat32(device, input.values), createStorageBuffer(device, rows * 4)] as const;
+        try {
+          const encoder = device.createCommandEncoder({ label: 'bench upload-copy-read' });
+          dispatch(encoder, copy, { src: made[1], dst: made[2] }, 'bench upload-copy-read');
+          await submitAndRead(device, encoder, [{ buffer: made[2], floats: rows }]);
+        } finally {
+          for (const buffer of made) buffer.destroy();
+        }
+      });
+      const call = await timer.timeCalls(() => prefixAttention(device, input));
+      record({ kernel: 'upload-copy-read', batch, length, headDim, ...floor, bytes: scanBytes(batch, length, headDim) });
+      record({ kernel: 'prefix-attention', batch, length, headDim, ...call, bytes: scanBytes(batch, length, headDim) });
+      endToEndVsCopy = floor.medianMs / call.medianMs;
+    } finally {
+      copy.destroy();
+    }
+  }
+
   // Training: AarenLanguageModel.trainStep (embedding, forward, cross-entropy, backward, AdamW: one submit and a
   // 32-byte readback) against the same model's inference forward (logits read back) at the same shape, both typed
   // calls timed on the host one after the other. GB/s counts the parameters read once (a lower bound on traffic).
@@ -625,6 +662,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   const pAnchor = P.includes(16384) ? 16384 : pLast;
   const summary: Summary = {
     scanVsCopy: find('copy', plan.anchorLength) / find('scan', plan.anchorLength),
+    endToEndVsCopy,
     scanBackwardVsForward: backwardVsForward,
     trainTokensPerSecond: train.tokensPerSecond,
     trainStepVsForward: train.vsForward,

@@ -28,6 +28,7 @@ export function renderMarkdown(r: BenchReport): string {
   lines.push('| figure | value | target | what it compares |', '|---|---|---|---|');
   const row = (name: string, value: number, target: string, what: string) => lines.push(`| \`${name}\` | ${fmt(value)} | ${target} | ${what} |`);
   row('scanVsCopy', s.scanVsCopy, '>= 0.8', `scan bytes/s / copy bytes/s, L = ${c.anchorLength}`);
+  row('endToEndVsCopy', s.endToEndVsCopy, '>= 0.7', `upload + copy + readback time / typed prefixAttention time (wall clock), L = ${c.anchorLength}`);
   row('scanBackwardVsForward', s.scanBackwardVsForward, '<= 2.5', `scan backward time / forward time (GPU-resident), L = ${c.anchorLength}`);
   const t = c.train;
   const lmText = t ? `LM vocab ${t.model.vocabSize}, ${t.model.layers} x dModel ${t.model.dModel} (${t.model.heads} x ${t.model.headDim} heads, dFF ${t.model.dFF}), batch ${t.batch} x length ${t.length}` : '';
@@ -52,12 +53,14 @@ export function renderMarkdown(r: BenchReport): string {
   };
   const order = ['copy', 'scan', 'sequential', 'naive'];
   table('Scan and alternatives', r.results.filter((x) => order.includes(x.kernel)).sort((a, b) => order.indexOf(a.kernel) - order.indexOf(b.kernel) || a.length - b.length));
+  table('End to end: typed prefixAttention vs upload + copy kernel + readback of the same bytes (wall clock)', r.results.filter((x) => x.kernel === 'upload-copy-read' || x.kernel === 'prefix-attention'));
   table('Aaren layer forward', r.results.filter((x) => x.kernel === 'layer-forward'));
   table('Training: a language-model train step vs its forward (wall clock, typed calls)', r.results.filter((x) => x.kernel === 'lm-forward' || x.kernel === 'lm-train-step'));
   table('Decode: Aaren step vs KV-cache step', r.results.filter((x) => x.kernel === 'step' || x.kernel === 'kv-step').sort((a, b) => a.length - b.length || a.kernel.localeCompare(b.kernel)), 'P');
   table('Investigation: every scan schedule (and copy) at one length; step-scan = the Aaren step\'s scan alone, no projections', r.investigation);
   lines.push('GB/s counts compulsory traffic: copy, scan, sequential and naive all move the scan\'s bytes (scores + values read, ' +
-    'outputs written), so for naive it is an effective rate; layer-forward: x read, y written, weights read once; ' +
+    'outputs written), so for naive it is an effective rate; upload-copy-read and prefix-attention: the scan\'s bytes, wall clock ' +
+    'with uploads and readback; layer-forward: x read, y written, weights read once; ' +
     'step: state read and written, weights, x and y; kv-step: the K and V cache read; lm-forward and lm-train-step: the parameters read once.', '');
   lines.push(...renderPeersMarkdown(r));
   lines.push('![time vs length](latest.svg)', '');

@@ -62,7 +62,7 @@ test('plans are pure: the passes of each schedule, read without a device', () =>
   const device = { limits, cpu: false };
   const shape = { batch: 2, length: 5000, headDim: 64 };
   const kernels = (p: ReturnType<typeof planPrefixScan>) => p.dispatches.map((d) => d.kernel.parts.at(-1)!.name);
-  expect(kernels(planPrefixScan(shape, { schedule: 'recurrent' }, device))).toEqual(['scan/recurrent_scan']);
+  expect(kernels(planPrefixScan(shape, { schedule: 'recurrent' }, device))).toEqual(['ops/attention/recurrent_lse_scan']);
   expect(kernels(planPrefixScan(shape, { schedule: 'sequential' }, device))).toEqual(['scan/chunk_scan']);
   // Parallel with one tile per chunk: 5000 tokens = 40 tiles of 128 -> 40 chunk totals -> 1 chunk above.
   const parallel = planPrefixScan(shape, { schedule: 'parallel', tilesPerChunk: 1 }, device);

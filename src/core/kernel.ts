@@ -111,16 +111,18 @@ export class PreparedPlan<S extends string = string> {
     private readonly scratch: Map<string, GPUBuffer>,
   ) {}
 
-  /** Stand-ins for bindings a dispatch does not use: one read-only, one written (one buffer may not be both);
-   * made when first needed. */
-  private standIns?: { read: GPUBuffer; write: GPUBuffer };
+  /** Stand-ins for bindings a dispatch does not use, made when first needed: one shared by every read-only binding,
+   * and one per written binding name (a buffer may not be bound written twice in a dispatch, nor read and written). */
+  private readonly standIns = new Map<string, GPUBuffer>();
 
-  private standIn(kind: string): GPUBuffer {
-    this.standIns ??= {
-      read: this.device.createBuffer({ label: 'aaren unused read binding', size: 16, usage: GPUBufferUsage.STORAGE }),
-      write: this.device.createBuffer({ label: 'aaren unused write binding', size: 16, usage: GPUBufferUsage.STORAGE }),
-    };
-    return kind === 'storage' ? this.standIns.write : this.standIns.read;
+  private standIn(kind: string, name: string): GPUBuffer {
+    const key = kind === 'storage' ? `write ${name}` : 'read';
+    let buffer = this.standIns.get(key);
+    if (!buffer) {
+      buffer = this.device.createBuffer({ label: `aaren unused ${key} binding`, size: 16, usage: GPUBufferUsage.STORAGE });
+      this.standIns.set(key, buffer);
+    }
+    return buffer;
   }
 
   /** Compiles (or takes from the cache) every kernel and allocates the scratch; nothing leaks if a compile fails. */
@@ -163,10 +165,10 @@ export class PreparedPlan<S extends string = string> {
         }
         const ref = p.dispatch.buffers[binding.name];
         if (ref === undefined) throw new Error(`kernel ${p.program.key}: binding ${binding.name} has no buffer in the plan`);
-        if (ref === null) bound[binding.name] = this.standIn(binding.kind);
+        if (ref === null) bound[binding.name] = this.standIn(binding.kind, binding.name);
         else if (typeof ref === 'object') bound[binding.name] = this.scratch.get(ref.scratch) ?? missing(`scratch ${ref.scratch}`);
         else if (slots[ref]) bound[binding.name] = slots[ref]!;
-        else if (this.plan.optional.includes(ref)) bound[binding.name] = this.standIn(binding.kind);
+        else if (this.plan.optional.includes(ref)) bound[binding.name] = this.standIn(binding.kind, binding.name);
         else throw new Error(`kernel ${p.program.key}: buffer ${ref} (binding ${binding.name}) was not given`);
       }
       for (const name of Object.keys(p.dispatch.buffers)) {
@@ -195,8 +197,7 @@ export class PreparedPlan<S extends string = string> {
     this.destroyed = true;
     for (const buffer of this.scratch.values()) buffer.destroy();
     for (const p of this.prepared) for (const buffer of p.uniforms.values()) buffer.destroy();
-    this.standIns?.read.destroy();
-    this.standIns?.write.destroy();
+    for (const buffer of this.standIns.values()) buffer.destroy();
   }
 }
 

@@ -19,6 +19,7 @@ import lseBackward from '../../shaders/ops/attention/lse_backward.wgsl?raw';
 import lseCombine from '../../shaders/ops/attention/lse_combine.wgsl?raw';
 import outputsF32 from '../../shaders/ops/attention/outputs_f32.wgsl?raw';
 import outputsVec4 from '../../shaders/ops/attention/outputs_vec4.wgsl?raw';
+import recurrentLseScan from '../../shaders/ops/attention/recurrent_lse_scan.wgsl?raw';
 import rowsF32 from '../../shaders/ops/attention/rows_f32.wgsl?raw';
 import rowsVec4 from '../../shaders/ops/attention/rows_vec4.wgsl?raw';
 import scoreGradDirect from '../../shaders/ops/attention/score_grad_direct.wgsl?raw';
@@ -97,6 +98,7 @@ export const wgsl = {
   lseCombine: part('ops/attention/lse_combine', lseCombine),
   outputsF32: part('ops/attention/outputs_f32', outputsF32),
   outputsVec4: part('ops/attention/outputs_vec4', outputsVec4),
+  recurrentLseScan: part('ops/attention/recurrent_lse_scan', recurrentLseScan),
   rowsF32: part('ops/attention/rows_f32', rowsF32),
   rowsVec4: part('ops/attention/rows_vec4', rowsVec4),
   scoreGradDirect: part('ops/attention/score_grad_direct', scoreGradDirect),

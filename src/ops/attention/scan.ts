@@ -1,7 +1,9 @@
 // The log-sum-exp prefix scan (attention of one query over every prefix), as a GPU-resident program and as a
 // typed-array call. The passes come from the generic scan skeleton (src/scan/skeleton.ts) with the attention
-// operator: lse_combine, tokens (s, 1, v) as elements, o = w / u as each position's result. Many-to-one reduces
-// every sequence to its total and finishes with finish_state.
+// operator: lse_combine, tokens (s, 1, v) as elements, o = w / u as each position's result; on the recurrent
+// schedule, many-to-many runs recurrent_lse_scan.wgsl, that operator's combine specialised into one frame (one exp
+// and one multiply-add per channel and token). Many-to-one reduces every sequence to its total and finishes with
+// finish_state.
 import { instantiate } from '../../core/compose.js';
 import { type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
 import { wgsl } from '../../core/shader-sources.js';
@@ -11,9 +13,10 @@ import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInt
 import { checkDevice, checkLiveDevice, isCpuAdapter, runGpuCall } from '../../core/device.js';
 import { cutIntoPieces, type Piece } from '../../core/pieces.js';
 import {
-  SCAN_SCHEDULES, chooseSchedule, kernelConfig, planReduce, planScan, stateAccess,
+  RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, SCAN_SCHEDULES, chooseSchedule, kernelConfig, planReduce, planScan, stateAccess,
   type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule,
 } from '../../scan/skeleton.js';
+import type { Dispatch } from '../../core/kernel.js';
 
 export type { ScanSchedule, KernelConfig };
 
@@ -75,6 +78,30 @@ export function attentionOperator(config: KernelConfig, saveStats = false): Scan
 /** store_outputs.wgsl with its store_prefix renamed store_prefix_outputs, for store_stats.wgsl to call. */
 const storeOutputsRenamed = instantiate(wgsl.storeOutputs, 'store_prefix', 'store_prefix_outputs', ['store_prefix_outputs']);
 
+/** The forward's recurrent kernel (recurrent_lse_scan.wgsl): the operator's combine specialised into one shared
+ * frame and one multiply-add per channel and token. Four vec4 lanes per invocation whatever the config's lanes
+ * (they are a mat4x4 there; lanes past the row are clamped), so its channel blocks are ceil(headDim / 16). */
+export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolean): Kernel {
+  return {
+    parts: [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, valueRows(config), outputRows(config), wgsl.recurrentLseScan],
+    constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH, SAVE_STATS: saveStats ? 1 : 0 },
+  };
+}
+
+/** The recurrent schedule's one dispatch of a many-to-many forward scan. */
+export function recurrentAttentionDispatch(shape: ScanShape, config: KernelConfig, saveStats: boolean): Dispatch<ScanSlot> {
+  const blocks = Math.ceil(shape.headDim / 16);
+  return {
+    kernel: recurrentAttentionKernel(config, saveStats),
+    params: {
+      batch: shape.batch, count: shape.length, head_dim: shape.headDim, tiles_per_chunk: 1, chunks: 1,
+      has_carry: { ifBound: 'initialState' }, write_final: { ifBound: 'finalState' },
+    },
+    buffers: { scores: 'scores', values: 'values', outputs: 'output', carry_in: 'initialState', final_state: 'finalState', stats: saveStats ? 'stats' : null },
+    workgroups: [Math.ceil(blocks / RECURRENT_WORKGROUP), shape.batch, 1],
+  };
+}
+
 /** The device facts a plan depends on. */
 export interface PlanLimits {
   limits: GPUSupportedLimits;
@@ -91,6 +118,7 @@ export function planPrefixScan(shape: ScanShape, options: PrefixScanOptions, dev
   const optional: ScanSlot[] = ['initialState', 'finalState'];
   if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
   if ((options.outputs ?? 'all') === 'all') {
+    if (schedule === 'recurrent') return { dispatches: [recurrentAttentionDispatch(shape, config, saveStats)], scratch: {}, optional, schedule, config };
     return { ...planScan(op, geometry, schedule, { carry: 'initialState', final: 'finalState' }, options), optional, schedule, config };
   }
   const reduce = planReduce(op, geometry, schedule, options);
@@ -318,9 +346,10 @@ export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput
   await checkLiveDevice('device', device);
   limit ??= bufferLimit(device.limits);
   const { batch, length, headDim } = input;
-  const output = new Float32Array(outputs === 'all' ? batch * length * headDim : batch * headDim);
+  const outputFloats = outputs === 'all' ? batch * length * headDim : batch * headDim;
   const state = options.initialState ? sliceState(options.initialState, 0, batch) : emptyState(batch, headDim);
   if (batch * length === 0) {
+    const output = new Float32Array(outputFloats);
     if (outputs === 'last') {
       for (let b = 0; b < batch; b++) {
         for (let c = 0; c < headDim; c++) output[b * headDim + c] = state.u[b]! > 0 ? state.w[b * headDim + c]! / state.u[b]! : 0;
@@ -329,19 +358,23 @@ export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput
     return { output, state };
   }
   const tile = kernelConfig(device.limits, headDim).tile;
-  for (const p of scanPieces(input, outputs, tile, limit, device.limits.maxComputeWorkgroupsPerDimension)) {
+  const pieces = scanPieces(input, outputs, tile, limit, device.limits.maxComputeWorkgroupsPerDimension);
+  // One piece (the usual case) returns its readback as it is: no second array of the output's size, no copy.
+  let output: Float32Array | undefined;
+  for (const p of pieces) {
     const first = p.batchStart * length + p.lengthStart; // first token of the piece; its tokens are contiguous
     const tokens = p.batch * p.length;
     const piece = { batch: p.batch, length: p.length, headDim, scores: input.scores.subarray(first, first + tokens), values: input.values.subarray(first * headDim, (first + tokens) * headDim) };
     const carried = p.lengthStart > 0 || options.initialState ? sliceState(state, p.batchStart, p.batch) : undefined;
     const result = await runScan(device, piece, { ...options, initialState: carried }, outputs);
-    output.set(result.output, outputs === 'all' ? first * headDim : p.batchStart * headDim);
+    if (pieces.length === 1) output = result.output;
+    else (output ??= new Float32Array(outputFloats)).set(result.output, outputs === 'all' ? first * headDim : p.batchStart * headDim);
     const next = unpackState(result.packedState, p.batch, headDim);
     state.m.set(next.m, p.batchStart);
     state.u.set(next.u, p.batchStart);
     state.w.set(next.w, p.batchStart * headDim);
   }
-  return { output, state };
+  return { output: output!, state };
 }
 
 /**

@@ -1,0 +1,160 @@
+// The forward scan of attention as an RNN on the recurrent schedule, specialised for the log-sum-exp operator:
+// one invocation per (sequence, block of 16 channels) walks the tokens in order with its state in registers,
+// and writes o_i = w_i / u_i at every position (with SAVE_STATS also the stats (m_i, u_i) that the backward reads).
+//
+// One frame for everything. The generic recurrent_scan.wgsl keeps a run state and a carry, each with its own
+// maximum, and pays two full combines per token: the run update, then carry (+) run for the output. Here the
+// carry (u_c, w_c) and the run (u_r, w_r) share one frame F: both hold sums of exp(s_i - F) and exp(s_i - F) v_i.
+// A token (s, v) costs one exp and, per channel, a multiply-add, an add and a multiply: b = exp(s - F),
+// u_r += b, w_r += b v, o = (w_c + w_r) / (u_c + u_r). Every RUN_LENGTH tokens the run is added to the carry
+// (same frame: plain addition) and restarts at 0. Masked tokens (-Infinity scores) weigh 0.
+//
+// The frame is lazy. F changes only when a score exceeds it by more than FRAME_SLACK. The hot loop breaks out
+// there, and the token is handled apart: the run is folded into the carry, both are scaled by exp(F - s), and
+// F = s. So F <= m <= F + FRAME_SLACK, where m is the running maximum. m is tracked apart for the stats and the
+// final state, which keep the frame of m: (m, u exp(F - m)), as the generic kernels write them.
+//
+// Error bound (eps = 2^-24; e_x: the relative error of the device's exp, a few ulp; R = RUN_LENGTH; n tokens,
+// those of the initial state included; |v| <= V). This bounds the error against the exact sums, in the frame F, of
+// the float weights b_i = exp(s_i - F). Their own error (e_x plus eps |s_i - F|) is the same in every schedule.
+//  - Summation: a float sum of k positive terms is within (k - 1) eps of the exact sum (first order). A run sums
+//    at most R weights and the carry at most n / R runs. The output adds the two and divides. So u, and every
+//    |w - exact| / (u V), are within (R + n / R + 1) eps, and |o - exact| <= 2 (R + n / R + 2) eps V. As in
+//    recurrent_scan.wgsl and the tree of the workgroup scan, no float sum takes more than max(R, n / R) terms; a
+//    single running sum would take n, and lose every weight below half an ulp of u. (A rescale also folds the run
+//    early, but it scales everything before it by less than e^-FRAME_SLACK.)
+//  - Rescales: each multiplies everything accumulated so far by exp(F - s), off by e_x + eps. The factor is the same
+//    for u and w, so it cancels in w / u, but it does not apply to the tokens after it. Each rescale raises F by
+//    more than FRAME_SLACK. After the k-th-last rescale, F rises by more than (k - 1) FRAME_SLACK, so each earlier
+//    token weighs at most e^-((k - 1) FRAME_SLACK) against the token that set the last F (weight 1). Those tokens
+//    make up at most n e^-((k - 1) FRAME_SLACK) of u. Summed over k: |o - exact| <= 2 (e_x + eps)
+//    (2 + ln(n) / FRAME_SLACK) V, however many rescales there are (below 8 (e_x + eps) V at n = 2^22). A frame
+//    that followed the maximum exactly would rescale at every token of rising scores and accumulate n (e_x + eps).
+//  - Range: b <= e^FRAME_SLACK, so u <= n e^8 and |w| <= u V: finite while n V < 1.1e35.
+// Measured: bench/accuracy.mjs (README).
+//
+// NaN and +Infinity (not checked on the GPU): a NaN score makes b, and every later output of its sequence, NaN. A
+// +Infinity score opens the frame F = +Infinity: every earlier weight becomes 0 and its own is 1, so the output
+// is its value. A second one gives exp(inf - inf) = NaN.
+//
+// The four vec4 lanes of an invocation are a mat4x4 (column l = channels 4 (4 block + l) ..), not an array in a
+// loop: SwiftShader does not unroll loops, so a loop-indexed array lives in memory (2.8x slower, measured), and
+// a guarded load or store per lane costs another 2x. Lanes past the row (headDim not a multiple of 16) are clamped
+// to its last vec4 instead: they compute and store the same bits as that lane, so no guard is needed.
+//
+// Composed with: lse_combine (Lse with LANES = 4, MASKED_SCORE, is_negative_infinity), state_layout, scan_params,
+// state_load(carry_in), state_store(final_state), values_vec4 or values_f32, outputs_vec4 or outputs_f32.
+// Invocation (x, y) = (channel block, sequence). Needs `const RUN_LENGTH` and `const SAVE_STATS` (1: write stats).
+
+var<storage, read> carry_in: array<vec4<f32>>;
+var<storage, read_write> final_state: array<vec4<f32>>;
+var<storage, read> scores: array<f32>;
+// [batch, count] vec2 (m_i, u_i), written when SAVE_STATS (store_stats.wgsl says why m and u are kept apart).
+var<storage, read_write> stats: array<vec2<f32>>;
+
+const FRAME_SLACK: f32 = 8.0;
+
+// The vec4 index of each lane of a channel block, past the row's last vec4 clamped to it.
+fn block_lanes(channel_block: u32, vecs: u32) -> vec4<u32> {
+  return min(vec4<u32>(4u * channel_block) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(vecs - 1u));
+}
+
+fn load_block(row: u32, lanes: vec4<u32>) -> mat4x4<f32> {
+  return mat4x4<f32>(load_value4(row, lanes.x), load_value4(row, lanes.y), load_value4(row, lanes.z), load_value4(row, lanes.w));
+}
+
+fn store_block(row: u32, lanes: vec4<u32>, o: mat4x4<f32>) {
+  store_output4(row, lanes.x, o[0]);
+  store_output4(row, lanes.y, o[1]);
+  store_output4(row, lanes.z, o[2]);
+  store_output4(row, lanes.w, o[3]);
+}
+
+// exp(F - m): from the frame F to the frame of the maximum m >= F (1 when m == F, +Infinity included).
+fn top_scale(frame: f32, top: f32) -> f32 {
+  return select(exp(frame - top), 1.0, frame >= top);
+}
+
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>) {
+  let channel_block = id.x;
+  let b = id.y;
+  let vecs = w_vec4s(params.head_dim);
+  if (channel_block * 4u >= vecs) {
+    return;
+  }
+  let count = params.count;
+  let lanes = block_lanes(channel_block, vecs);
+  var frame = MASKED_SCORE; // F
+  var top = MASKED_SCORE;   // m, the running maximum: F <= m <= F + FRAME_SLACK
+  var carry_u = 0.0;
+  var carry_w = mat4x4<f32>();
+  if (params.has_carry != 0u) {
+    let carry = carry_in_load(b, channel_block); // lanes past the row are 0 there: clamp them too
+    let last = vecs - 1u - 4u * channel_block;
+    frame = carry.m;
+    top = carry.m;
+    carry_u = carry.u;
+    carry_w = mat4x4<f32>(carry.w[0], carry.w[min(1u, last)], carry.w[min(2u, last)], carry.w[min(3u, last)]);
+  }
+  var run_u = 0.0;
+  var run_w = mat4x4<f32>();
+  var i = 0u;
+  var run_end = min(RUN_LENGTH, count);
+  loop {
+    // The hot loop: to the end of the run, or to a token that opens a new frame.
+    for (; i < run_end; i++) {
+      let row = b * count + i;
+      let s = scores[row];
+      if (s > frame + FRAME_SLACK) {
+        break;
+      }
+      let weight = select(0.0, exp(s - frame), !is_negative_infinity(s));
+      top = max(top, s);
+      run_u += weight;
+      run_w += load_block(row, lanes) * weight;
+      let u = carry_u + run_u;
+      // An empty prefix (u = 0) has w = 0 exactly: 0, not 0 / 0.
+      store_block(row, lanes, (carry_w + run_w) * (1.0 / select(1.0, u, u > 0.0)));
+      if (SAVE_STATS != 0u && channel_block == 0u) {
+        stats[row] = vec2<f32>(top, u * top_scale(frame, top));
+      }
+    }
+    if (i >= count) {
+      break;
+    }
+    if (i == run_end) {
+      carry_u += run_u;
+      carry_w += run_w;
+      run_u = 0.0;
+      run_w = mat4x4<f32>();
+      run_end = min(i + RUN_LENGTH, count);
+      continue;
+    }
+    // Token i opens the frame F = s (s > F + FRAME_SLACK >= m): the run joins the carry, rescaled; weight 1.
+    let row = b * count + i;
+    let s = scores[row];
+    let f = exp(frame - s);
+    carry_u = (carry_u + run_u) * f;
+    carry_w = (carry_w + run_w) * f;
+    run_u = 1.0;
+    run_w = load_block(row, lanes);
+    frame = s;
+    top = s;
+    let u = carry_u + run_u;
+    store_block(row, lanes, (carry_w + run_w) * (1.0 / u));
+    if (SAVE_STATS != 0u && channel_block == 0u) {
+      stats[row] = vec2<f32>(s, u); // the frame of the maximum
+    }
+    i++;
+  }
+  if (params.write_final != 0u) {
+    let g = top_scale(frame, top);
+    let w = (carry_w + run_w) * g;
+    var last: Lse;
+    last.m = top;
+    last.u = (carry_u + run_u) * g;
+    last.w = array<vec4<f32>, LANES>(w[0], w[1], w[2], w[3]);
+    final_state_store(b, channel_block, last);
+  }
+}
