@@ -8,8 +8,9 @@
 // Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), grad_terms
 // (per position (l_i, D_i, pi_i) from stats, scores, outputs and gradOutput, once: the scan then binds 7 storage
 // buffers, within WebGPU's default limit of 8 per stage, and no channel block rereads whole rows for D), the scan
-// (every schedule of the skeleton: recurrent, sequential, parallel reduce-then-scan, right to left through the
-// element source's and sink's index mapping), sum_partials when headDim > 16 (several channel blocks: each block
+// (the sequential and parallel reduce-then-scan schedules of the skeleton, right to left through the element
+// source's and sink's index mapping; the recurrent schedule runs recurrent_lse_backward_scan.wgsl, the same operator
+// specialised with mat4x4 lanes, as the forward runs recurrent_lse_scan.wgsl), sum_partials when headDim > 16 (several channel blocks: each block
 // writes its share of ds = pi (v . a) over its channels, minus pi b in block 0, to a scratch [blocks, batch, length]
 // and a tiny kernel adds the shares: v . a needs every channel and a workgroup owns one block), and grad_finish (the
 // max's share of the final-state gradient to the first argmax token or m0, and the initial state's gradient from
@@ -21,7 +22,10 @@ import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter, runGpuCall } from '../../core/device.js';
 import { cutIntoPieces, type Piece } from '../../core/pieces.js';
-import { SCAN_SCHEDULES, chooseSchedule, kernelConfig, planScan, type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule } from '../../scan/skeleton.js';
+import {
+  RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, SCAN_SCHEDULES, chooseSchedule, kernelConfig, planScan, stateAccess,
+  type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule,
+} from '../../scan/skeleton.js';
 import { packState, stateBytes, stateStrideFloats, type ScanState } from './state.js';
 import {
   PrefixScan, checkEncoder, checkInput, checkNoAliasing, outputRows, runInPieces, valueRows,
@@ -78,6 +82,30 @@ export function backwardOperator(config: KernelConfig): ScanOperator<BackwardSlo
   };
 }
 
+/** The backward's recurrent kernel (recurrent_lse_backward_scan.wgsl): the reverse scan with the operator inlined and
+ * four vec4 lanes per invocation as a mat4x4 whatever the config's lanes, so its channel blocks are
+ * ceil(headDim / 16), which is config.blocks (the ds shares per block that sum_partials adds). */
+export function recurrentBackwardKernel(config: KernelConfig): Kernel {
+  return {
+    parts: [
+      wgsl.lseBackward, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, wgsl.gradTermsRead, gradOutputRows(config),
+      valueRows(config), outputRows(config), wgsl.blockLanes, config.blocks > 1 ? wgsl.scoreGradPartial : wgsl.scoreGradDirect, wgsl.recurrentLseBackwardScan,
+    ],
+    constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH },
+  };
+}
+
+/** The recurrent schedule's reverse scan: one dispatch, the buffers of backwardOperator's source and sink. */
+export function recurrentBackwardDispatch(shape: ScanShape, config: KernelConfig): Dispatch<BackwardSlot> {
+  const op = backwardOperator(config);
+  return {
+    kernel: recurrentBackwardKernel(config),
+    params: { batch: shape.batch, count: shape.length, head_dim: shape.headDim, tiles_per_chunk: 1, chunks: 1, has_carry: { ifBound: 'gradCarry' }, write_final: { ifBound: 'gradFirst' } },
+    buffers: { ...op.source.buffers, ...op.sink.buffers, carry_in: 'gradCarry', final_state: 'gradFirst' },
+    workgroups: [Math.ceil(config.blocks / RECURRENT_WORKGROUP), shape.batch, 1],
+  };
+}
+
 /** The passes of the backward of a scan of `shape` (pure: a test reads them without a device). */
 export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBackwardOptions, device: PlanLimits): Plan<BackwardSlot> & { schedule: ScanSchedule; config: KernelConfig } {
   const config = kernelConfig(device.limits, shape.headDim);
@@ -106,7 +134,9 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
     buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output', scores: 'scores', grad_terms: { scratch: 'grad terms' } },
     workgroups: rowWorkgroups,
   };
-  const scan = planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
+  const scan = schedule === 'recurrent'
+    ? { dispatches: [recurrentBackwardDispatch(shape, config)], scratch: {} }
+    : planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
   const dispatches: Dispatch<BackwardSlot>[] = [carry, terms, ...scan.dispatches];
   const scratch: Record<string, number> = { ...scan.scratch, 'grad terms': rowCount * 16 };
   if (config.blocks > 1) {
