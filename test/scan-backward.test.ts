@@ -17,6 +17,7 @@ for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'masked-runs', schedule, ...tpc });
   cases.push({ batch: 3, length: 300, headDim: 4, pattern: 'masked-prefix', schedule, initialState: true, ...tpc });
   cases.push({ batch: 2, length: 300, headDim: 17, pattern: 'normal1', schedule, initialState: true, gradFinalState: true, ...tpc });
+  cases.push({ batch: 2, length: 300, headDim: 36, pattern: 'normal1', schedule, initialState: true, gradFinalState: true, ...tpc }); // 3 blocks: 4 lanes a block in the recurrent kernel, 3 in the others
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'e30', schedule, initialState: true, gradFinalState: true, ...tpc });
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'masked-all', schedule, gradFinalState: true, ...tpc });
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'masked-all', schedule, initialState: true, gradFinalState: true, ...tpc });
@@ -60,10 +61,10 @@ test('argument checks: gradOutput NaN / +Infinity refused with its index, before
   await expect(prefixAttentionBackward(device, ok, { schedule: 'fast' as never })).rejects.toThrow(/options\.schedule/);
 });
 
-test('plan: every schedule is one reverse scan between grad_carry + grad_terms and grad_finish', () => {
+test('plan: every schedule is one reverse scan between grad_carry + grad_terms and grad_finish (recurrent: its own kernel)', () => {
   const dev = { limits: device.limits, cpu: true };
   const names = (p: ReturnType<typeof planPrefixScanBackward>) => p.dispatches.map((d) => d.kernel.parts.at(-1)!.name);
-  expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 4 }, { schedule: 'recurrent' }, dev))).toEqual(['ops/attention/grad_carry', 'ops/attention/grad_terms', 'scan/recurrent_scan', 'ops/attention/grad_finish']);
+  expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 4 }, { schedule: 'recurrent' }, dev))).toEqual(['ops/attention/grad_carry', 'ops/attention/grad_terms', 'ops/attention/recurrent_lse_backward_scan', 'ops/attention/grad_finish']);
   expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 64 }, { schedule: 'sequential' }, dev))).toEqual(['ops/attention/grad_carry', 'ops/attention/grad_terms', 'scan/chunk_scan', 'ops/attention/sum_partials', 'ops/attention/grad_finish']);
   expect(names(planPrefixScanBackward({ batch: 2, length: 1000, headDim: 4 }, { schedule: 'parallel', tilesPerChunk: 1 }, dev))).toContain('scan/chunk_reduce');
 });

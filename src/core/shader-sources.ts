@@ -7,6 +7,7 @@ import headScores from '../../shaders/nn/head_scores.wgsl?raw';
 import keyGrads from '../../shaders/nn/key_grads.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
 import permuteHeads from '../../shaders/nn/permute_heads.wgsl?raw';
+import blockLanes from '../../shaders/ops/attention/block_lanes.wgsl?raw';
 import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import gradCarry from '../../shaders/ops/attention/grad_carry.wgsl?raw';
 import gradEndParams from '../../shaders/ops/attention/grad_end_params.wgsl?raw';
@@ -19,6 +20,7 @@ import lseBackward from '../../shaders/ops/attention/lse_backward.wgsl?raw';
 import lseCombine from '../../shaders/ops/attention/lse_combine.wgsl?raw';
 import outputsF32 from '../../shaders/ops/attention/outputs_f32.wgsl?raw';
 import outputsVec4 from '../../shaders/ops/attention/outputs_vec4.wgsl?raw';
+import recurrentLseBackwardScan from '../../shaders/ops/attention/recurrent_lse_backward_scan.wgsl?raw';
 import recurrentLseScan from '../../shaders/ops/attention/recurrent_lse_scan.wgsl?raw';
 import rowsF32 from '../../shaders/ops/attention/rows_f32.wgsl?raw';
 import rowsVec4 from '../../shaders/ops/attention/rows_vec4.wgsl?raw';
@@ -86,6 +88,7 @@ export const wgsl = {
   keyGrads: part('nn/key_grads', keyGrads),
   loadProjected: part('nn/load_projected', loadProjected),
   permuteHeads: part('nn/permute_heads', permuteHeads),
+  blockLanes: part('ops/attention/block_lanes', blockLanes),
   finishState: part('ops/attention/finish_state', finishState),
   gradCarry: part('ops/attention/grad_carry', gradCarry),
   gradEndParams: part('ops/attention/grad_end_params', gradEndParams),
@@ -98,6 +101,7 @@ export const wgsl = {
   lseCombine: part('ops/attention/lse_combine', lseCombine),
   outputsF32: part('ops/attention/outputs_f32', outputsF32),
   outputsVec4: part('ops/attention/outputs_vec4', outputsVec4),
+  recurrentLseBackwardScan: part('ops/attention/recurrent_lse_backward_scan', recurrentLseBackwardScan),
   recurrentLseScan: part('ops/attention/recurrent_lse_scan', recurrentLseScan),
   rowsF32: part('ops/attention/rows_f32', rowsF32),
   rowsVec4: part('ops/attention/rows_vec4', rowsVec4),

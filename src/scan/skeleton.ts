@@ -6,7 +6,8 @@
 // Schedules (no workgroup ever waits on another, so all terminate without forward-progress guarantees):
 //  - recurrent: one invocation per (sequence, channel block) walks the elements in order, state in registers
 //    (recurrent_scan.wgsl). No barriers and no workgroup memory: the fastest on CPU adapters. The attention
-//    forward (src/ops/attention/scan.ts) plans its own specialisation of it, ops/attention/recurrent_lse_scan.wgsl.
+//    forward (src/ops/attention/scan.ts) plans its own specialisation of it, ops/attention/recurrent_lse_scan.wgsl,
+//    and so does its backward (backward.ts), ops/attention/recurrent_lse_backward_scan.wgsl.
 //  - sequential: one workgroup per (sequence, channel block) walks all tiles in order, a Blelloch scan per tile and
 //    the carry in the workgroup (chunk_scan with one chunk). Best on a GPU when the sequences fill it.
 //  - parallel: reduce-then-scan. chunk_reduce totals each chunk of whole tiles, the totals are scanned by the same
@@ -31,8 +32,8 @@ const MAX_LANES = 4;
 const MAX_TILE = 256;
 /** Invocations per workgroup of the recurrent kernel: SwiftShader runs 4 at a time, 1 was 3.4x slower (bench). */
 export const RECURRENT_WORKGROUP = 16;
-/** Elements per run of the recurrent kernels' two-level sums (recurrent_scan.wgsl, recurrent_lse_scan.wgsl: bounds f32
- * rounding). */
+/** Elements per run of the recurrent kernels' two-level sums (recurrent_scan.wgsl, recurrent_lse_scan.wgsl,
+ * recurrent_lse_backward_scan.wgsl: bounds f32 rounding). */
 export const RECURRENT_RUN_LENGTH = 256;
 /** Workgroups that make a GPU busy: the sequential schedule when the sequences alone reach it, else parallel. */
 export const TARGET_WORKGROUPS = 1024;

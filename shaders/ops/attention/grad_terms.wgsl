@@ -2,14 +2,16 @@
 //   grad_terms[row] = (l_i, D_i, pi_i, 1), or (NO_PASS, 0, 0, 0) where u_i = 0 (no unmasked token yet: o_i = 0,
 //   the position passes nothing on),
 //   l_i = log lambda_i = L_i - L_{i+1} = log(1 - pi_{i+1})  (0 at the last position; see log_one_minus),
-//   D_i = g_i . o_i over every channel,
+//   D_i = g_i . o_i over every channel (0 when DOT_IN_SCAN: the recurrent kernel recurrent_lse_backward_scan.wgsl
+//   forms it per channel block from the rows it reads anyway; reading whole rows of g and o here, one invocation a
+//   row, took 100 ms of 110 at batch 8 x 16384 x 64 on SwiftShader),
 //   pi_i = exp(s_i - m_i) / u_i <= 1  (0 for a masked token or u_i = 0),
 // from the forward's stats (m_i, u_i), scores, outputs and gradOutput. Done once per position here, the scan binds
 // 7 storage buffers instead of 9 (WebGPU's default per-stage limit is 8) and every channel block no longer rereads
 // the whole rows of g and o to form D. One invocation per row (rows = batch * count) over x then y (x spans
 // params.chunks workgroups of 64).
 // Composed with: scan_params, lse_backward (NO_PASS, is_masked_score), stats_read, rows_*<grad_output>,
-// rows_*<forward_output>.
+// rows_*<forward_output>. Needs `const DOT_IN_SCAN` (1: D = 0, the scan forms it).
 
 var<storage, read> scores: array<f32>;
 
@@ -64,7 +66,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     l = log_one_minus(own_weight(row + 1u), st, stats[row + 1u]);
   }
   var d = 0.0;
-  for (var q = 0u; q < w_vec4s(params.head_dim); q++) {
+  for (var q = 0u; DOT_IN_SCAN == 0u && q < w_vec4s(params.head_dim); q++) {
     d += dot(grad_output_load4(row, q), forward_output_load4(row, q));
   }
   grad_terms[row] = vec4<f32>(l, d, own_weight(row), 1.0);

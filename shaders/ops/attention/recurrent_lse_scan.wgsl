@@ -37,13 +37,10 @@
 // +Infinity score opens the frame F = +Infinity: every earlier weight becomes 0 and its own is 1, so the output
 // is its value. A second one gives exp(inf - inf) = NaN.
 //
-// The four vec4 lanes of an invocation are a mat4x4 (column l = channels 4 (4 block + l) ..), not an array in a
-// loop: SwiftShader does not unroll loops, so a loop-indexed array lives in memory (2.8x slower, measured), and
-// a guarded load or store per lane costs another 2x. Lanes past the row (headDim not a multiple of 16) are clamped
-// to its last vec4 instead: they compute and store the same bits as that lane, so no guard is needed.
+// The four vec4 lanes of an invocation are a mat4x4, lanes past the row clamped, not guarded (block_lanes.wgsl).
 //
 // Composed with: lse_combine (Lse with LANES = 4, MASKED_SCORE, is_negative_infinity), state_layout, scan_params,
-// state_load(carry_in), state_store(final_state), values_vec4 or values_f32, outputs_vec4 or outputs_f32.
+// state_load(carry_in), state_store(final_state), values_vec4 or values_f32, outputs_vec4 or outputs_f32, block_lanes.
 // Invocation (x, y) = (channel block, sequence). Needs `const RUN_LENGTH` and `const SAVE_STATS` (1: write stats).
 
 var<storage, read> carry_in: array<vec4<f32>>;
@@ -53,22 +50,6 @@ var<storage, read> scores: array<f32>;
 var<storage, read_write> stats: array<vec2<f32>>;
 
 const FRAME_SLACK: f32 = 8.0;
-
-// The vec4 index of each lane of a channel block, past the row's last vec4 clamped to it.
-fn block_lanes(channel_block: u32, vecs: u32) -> vec4<u32> {
-  return min(vec4<u32>(4u * channel_block) + vec4<u32>(0u, 1u, 2u, 3u), vec4<u32>(vecs - 1u));
-}
-
-fn load_block(row: u32, lanes: vec4<u32>) -> mat4x4<f32> {
-  return mat4x4<f32>(load_value4(row, lanes.x), load_value4(row, lanes.y), load_value4(row, lanes.z), load_value4(row, lanes.w));
-}
-
-fn store_block(row: u32, lanes: vec4<u32>, o: mat4x4<f32>) {
-  store_output4(row, lanes.x, o[0]);
-  store_output4(row, lanes.y, o[1]);
-  store_output4(row, lanes.z, o[2]);
-  store_output4(row, lanes.w, o[3]);
-}
 
 // exp(F - m): from the frame F to the frame of the maximum m >= F (1 when m == F, +Infinity included).
 fn top_scale(frame: f32, top: f32) -> f32 {
@@ -90,12 +71,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   var carry_u = 0.0;
   var carry_w = mat4x4<f32>();
   if (params.has_carry != 0u) {
-    let carry = carry_in_load(b, channel_block); // lanes past the row are 0 there: clamp them too
-    let last = vecs - 1u - 4u * channel_block;
+    let carry = carry_in_load(b, channel_block);
     frame = carry.m;
     top = carry.m;
     carry_u = carry.u;
-    carry_w = mat4x4<f32>(carry.w[0], carry.w[min(1u, last)], carry.w[min(2u, last)], carry.w[min(3u, last)]);
+    carry_w = clamp_block(carry.w, channel_block, vecs);
   }
   var run_u = 0.0;
   var run_w = mat4x4<f32>();

@@ -6,14 +6,20 @@
 // scanned right to left with the operator of shaders/ops/attention/lse_backward.wgsl (elements (log lambda_i, x_i)).
 //
 // Passes: grad_carry (the final state's gradient, folded into the last position, as the scan's carry), grad_terms
-// (per position (l_i, D_i, pi_i) from stats, scores, outputs and gradOutput, once: the scan then binds 7 storage
-// buffers, within WebGPU's default limit of 8 per stage, and no channel block rereads whole rows for D), the scan
-// (every schedule of the skeleton: recurrent, sequential, parallel reduce-then-scan, right to left through the
-// element source's and sink's index mapping), sum_partials when headDim > 16 (several channel blocks: each block
-// writes its share of ds = pi (v . a) over its channels, minus pi b in block 0, to a scratch [blocks, batch, length]
-// and a tiny kernel adds the shares: v . a needs every channel and a workgroup owns one block), and grad_finish (the
-// max's share of the final-state gradient to the first argmax token or m0, and the initial state's gradient from
-// c_1, the scan's total).
+// (per position (l_i, D_i, pi_i) from stats, scores, outputs and gradOutput, once: the tree scans then bind 7 storage
+// buffers, within WebGPU's default limit of 8 per stage, and no channel block rereads whole rows for D), the scan,
+// sum_partials when headDim > 16 (several channel blocks: each block writes its share of ds = pi (v . a) over its
+// channels, minus pi b in block 0, to a scratch [blocks, batch, length] and a tiny kernel adds the shares: v . a
+// needs every channel and a workgroup owns one block), and grad_finish (the max's share of the final-state gradient
+// to the first argmax token or m0, and the initial state's gradient from c_1, the scan's total).
+//
+// The scan: on the sequential and parallel schedules the skeleton's, right to left through the element source's and
+// sink's index mapping. On the recurrent schedule recurrent_lse_backward_scan.wgsl, the same operator inlined with
+// mat4x4 lanes (as the forward runs recurrent_lse_scan.wgsl). It also reads o (8 storage buffers) and forms D per
+// channel block: each block carries its own share of b (b is linear in D), writes pi (v . a - b) over its channels
+// as its share of ds, and its share of b at the first position after the ds shares, which sum_partials adds into
+// the scan's total. grad_terms then leaves D out (DOT_IN_SCAN): reading whole rows of g and o, one invocation a row,
+// was most of the backward's time on SwiftShader.
 import { instantiate } from '../../core/compose.js';
 import { type Dispatch, type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
 import { wgsl } from '../../core/shader-sources.js';
@@ -21,7 +27,10 @@ import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter, runGpuCall } from '../../core/device.js';
 import { cutIntoPieces, type Piece } from '../../core/pieces.js';
-import { SCAN_SCHEDULES, chooseSchedule, kernelConfig, planScan, type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule } from '../../scan/skeleton.js';
+import {
+  RECURRENT_RUN_LENGTH, RECURRENT_WORKGROUP, SCAN_SCHEDULES, chooseSchedule, kernelConfig, planScan, stateAccess,
+  type ChunkOptions, type KernelConfig, type ScanOperator, type ScanSchedule,
+} from '../../scan/skeleton.js';
 import { packState, stateBytes, stateStrideFloats, type ScanState } from './state.js';
 import {
   PrefixScan, checkEncoder, checkInput, checkNoAliasing, outputRows, runInPieces, valueRows,
@@ -78,6 +87,31 @@ export function backwardOperator(config: KernelConfig): ScanOperator<BackwardSlo
   };
 }
 
+/** The backward's recurrent kernel (recurrent_lse_backward_scan.wgsl): the reverse scan with the operator inlined and
+ * four vec4 lanes per invocation as a mat4x4 whatever the config's lanes, so its channel blocks are
+ * ceil(headDim / 16), which is config.blocks (the ds shares per block that sum_partials adds). Each block forms
+ * its share of D = g . o and carries its own share of b, so grad_terms runs with DOT_IN_SCAN. */
+export function recurrentBackwardKernel(config: KernelConfig): Kernel {
+  return {
+    parts: [
+      wgsl.lseBackward, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, wgsl.gradTermsRead, gradOutputRows(config),
+      forwardOutputRows(config), valueRows(config), outputRows(config), wgsl.blockLanes, config.blocks > 1 ? wgsl.scoreGradPartial : wgsl.scoreGradDirect, wgsl.recurrentLseBackwardScan,
+    ],
+    constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH },
+  };
+}
+
+/** The recurrent schedule's reverse scan: one dispatch, the buffers of backwardOperator's source and sink. */
+export function recurrentBackwardDispatch(shape: ScanShape, config: KernelConfig): Dispatch<BackwardSlot> {
+  const op = backwardOperator(config);
+  return {
+    kernel: recurrentBackwardKernel(config),
+    params: { batch: shape.batch, count: shape.length, head_dim: shape.headDim, tiles_per_chunk: 1, chunks: 1, has_carry: { ifBound: 'gradCarry' }, write_final: { ifBound: 'gradFirst' } },
+    buffers: { ...op.source.buffers, ...op.sink.buffers, forward_output: 'output', carry_in: 'gradCarry', final_state: 'gradFirst' },
+    workgroups: [Math.ceil(config.blocks / RECURRENT_WORKGROUP), shape.batch, 1],
+  };
+}
+
 /** The passes of the backward of a scan of `shape` (pure: a test reads them without a device). */
 export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBackwardOptions, device: PlanLimits): Plan<BackwardSlot> & { schedule: ScanSchedule; config: KernelConfig } {
   const config = kernelConfig(device.limits, shape.headDim);
@@ -97,24 +131,28 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   };
   // One invocation per row (batch * length), over x then y.
   const rowCount = batch * length;
+  const recurrent = schedule === 'recurrent';
   const rowGroups = Math.ceil(rowCount / 64);
   const x = Math.min(rowGroups, maxGroups);
   const rowWorkgroups: [number, number, number] = [x, Math.ceil(rowGroups / x), 1];
   const terms: Dispatch<BackwardSlot> = {
-    kernel: { parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), wgsl.gradTerms], constants: { LANES: config.lanes } },
+    kernel: { parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), wgsl.gradTerms], constants: { LANES: config.lanes, DOT_IN_SCAN: recurrent ? 1 : 0 } },
     params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: x, has_carry: 0, write_final: 0 },
     buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output', scores: 'scores', grad_terms: { scratch: 'grad terms' } },
     workgroups: rowWorkgroups,
   };
-  const scan = planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
+  const scan = recurrent
+    ? { dispatches: [recurrentBackwardDispatch(shape, config)], scratch: {} }
+    : planScan(backwardOperator(config), geometry, schedule, { carry: 'gradCarry', final: 'gradFirst' }, options);
   const dispatches: Dispatch<BackwardSlot>[] = [carry, terms, ...scan.dispatches];
   const scratch: Record<string, number> = { ...scan.scratch, 'grad terms': rowCount * 16 };
   if (config.blocks > 1) {
-    scratch['ds partials'] = config.blocks * rowCount * 4;
+    // Recurrent: each block's share of b at the first position follows the ds shares (score_grad_partial.wgsl).
+    scratch['ds partials'] = config.blocks * (rowCount + (recurrent ? batch : 0)) * 4;
     dispatches.push({
-      kernel: { parts: [wgsl.scanParams, wgsl.sumPartials], constants: {} },
-      params: { batch, count: length, head_dim: headDim, tiles_per_chunk: config.blocks, chunks: x, has_carry: 0, write_final: 0 },
-      buffers: { ds_partials: { scratch: 'ds partials' }, grad_scores: 'gradScores' },
+      kernel: { parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.sumPartials], constants: {} },
+      params: { batch, count: length, head_dim: headDim, tiles_per_chunk: config.blocks, chunks: x, has_carry: 0, write_final: recurrent ? 1 : 0 },
+      buffers: { ds_partials: { scratch: 'ds partials' }, grad_scores: 'gradScores', grad_first: 'gradFirst' },
       workgroups: rowWorkgroups,
     });
   }
@@ -144,7 +182,7 @@ export function backwardBufferBytes(shape: ScanShape, config: KernelConfig, para
     state: bufferBytes(stateBytes(batch, headDim)),
   };
   sizes['grad terms'] = bufferBytes(batch * length * 16);
-  if (config.blocks > 1) sizes['ds partials'] = bufferBytes(config.blocks * batch * length * 4);
+  if (config.blocks > 1) sizes['ds partials'] = bufferBytes(config.blocks * batch * (length + 1) * 4); // + the recurrent kernel's shares of b
   if (parallel) sizes['chunk states'] = bufferBytes(stateBytes(batch * Math.ceil(length / config.tile), headDim));
   return sizes;
 }

@@ -80,10 +80,10 @@ const storeOutputsRenamed = instantiate(wgsl.storeOutputs, 'store_prefix', 'stor
 
 /** The forward's recurrent kernel (recurrent_lse_scan.wgsl): the operator's combine specialised into one shared
  * frame and one multiply-add per channel and token. Four vec4 lanes per invocation whatever the config's lanes
- * (they are a mat4x4 there; lanes past the row are clamped), so its channel blocks are ceil(headDim / 16). */
+ * (they are a mat4x4 there, block_lanes.wgsl; lanes past the row are clamped), so its channel blocks are ceil(headDim / 16). */
 export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolean): Kernel {
   return {
-    parts: [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, valueRows(config), outputRows(config), wgsl.recurrentLseScan],
+    parts: [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, valueRows(config), outputRows(config), wgsl.blockLanes, wgsl.recurrentLseScan],
     constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH, SAVE_STATS: saveStats ? 1 : 0 },
   };
 }
