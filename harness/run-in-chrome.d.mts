@@ -7,8 +7,11 @@ export interface RunInChromeOptions {
   filter?: string;
   /** Called as each case finishes, before the run ends. */
   onResult?: (r: CaseResult) => void;
-  /** Whole-run deadline; default 10 minutes. */
+  /** Whole-run deadline (launch to results); default 30 minutes. The only deadline: no single protocol call is
+   * held open for the run. */
   timeoutMs?: number;
+  /** Longest any one DevTools-protocol call may take (harness/chromium.mjs PROTOCOL_TIMEOUT_MS by default). */
+  protocolTimeoutMs?: number;
   /** Default: true unless AAREN_REAL_GPU=1. */
   useSwiftShader?: boolean;
   /** Where page console errors/warnings go; default stderr. */

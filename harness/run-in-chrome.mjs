@@ -1,8 +1,8 @@
-// Run the shared correctness cases (harness/cases.ts) inside headless Chromium and return the results.
-import { launchBrowser } from './chromium.mjs';
+// Run the shared correctness cases (cases/all.ts) inside headless Chromium and return the results.
+import { launchBrowser, pageRun, waitForPage } from './chromium.mjs';
 import { startHarnessServer } from './serve.mjs';
 
-const DEFAULT_TIMEOUT_MS = 10 * 60 * 1000;
+const DEFAULT_TIMEOUT_MS = 30 * 60 * 1000;
 
 /** @param {import('./run-in-chrome.d.mts').RunInChromeOptions} [opts] */
 export async function runInChrome({
@@ -10,18 +10,20 @@ export async function runInChrome({
   filter,
   onResult,
   timeoutMs = DEFAULT_TIMEOUT_MS,
+  protocolTimeoutMs,
   useSwiftShader,
   log = (/** @type {string} */ line) => console.error(line),
 } = {}) {
+  const deadlineAt = Date.now() + timeoutMs;
   const server = await startHarnessServer();
   /** @type {import('puppeteer').Browser | undefined} */
   let browser;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer;
+  /** @type {ReturnType<typeof pageRun> | undefined} */
+  let run;
   /** @type {import('../cases/scan.js').CaseResult[]} */
   const streamed = [];
   try {
-    browser = await launchBrowser(useSwiftShader === undefined ? {} : { useSwiftShader });
+    browser = await launchBrowser({ ...(useSwiftShader === undefined ? {} : { useSwiftShader }), ...(protocolTimeoutMs ? { protocolTimeoutMs } : {}) });
     const page = await browser.newPage();
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warn') log(`[page ${msg.type()}] ${msg.text()}`);
@@ -32,52 +34,34 @@ export async function runInChrome({
       streamed.push(r);
       onResult?.(r);
     });
+    run = pageRun(page, {
+      deadlineAt,
+      timeoutMessage: () =>
+        `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for the cases in Chromium ` +
+        `(${streamed.length} case(s) finished; last: ${streamed.at(-1) ? `${streamed.at(-1)?.kernel} ${streamed.at(-1)?.shape}` : 'none'}). ` +
+        'Shrink the cases (--quick, --filter=...) or raise the timeout (--timeout=SECONDS).',
+    });
 
     const url = new URL(server.url);
     if (quick) url.searchParams.set('quick', '1');
     if (filter) url.searchParams.set('filter', filter);
+    await run.race(page.goto(url.href, { waitUntil: 'load', timeout: Math.max(1, deadlineAt - Date.now()) }));
+    await waitForPage(page, () => window.__aarenDone || window.__aarenError !== undefined, run);
 
-    // Settle on: the page finishing or failing, the page/GPU process crashing, or the deadline.
-    const finished = new Promise((resolve, reject) => {
-      timer = setTimeout(
-        () =>
-          reject(
-            new Error(
-              `Timed out after ${Math.round(timeoutMs / 1000)} s waiting for the cases in Chromium ` +
-                `(${streamed.length} case(s) finished; last: ${streamed.at(-1) ? `${streamed.at(-1)?.kernel} ${streamed.at(-1)?.shape}` : 'none'}). ` +
-                'Shrink the cases (--quick, --filter=...) or raise timeoutMs.',
-            ),
-          ),
-        timeoutMs,
-      );
-      page.on('error', (err) => reject(new Error(`Chromium page crashed: ${err.message}`)));
-      browser?.on('disconnected', () => reject(new Error('Chromium exited before the cases finished')));
-      page
-        .goto(url.href, { waitUntil: 'load', timeout: timeoutMs })
-        .then(() =>
-          page.waitForFunction(() => window.__aarenDone || window.__aarenError !== undefined, {
-            polling: 200,
-            timeout: 0, // our own timer above owns the deadline
-          }),
-        )
-        .then(resolve, reject);
-    });
-    await finished;
-
-    const state = await page.evaluate(() => ({
+    const state = await run.race(page.evaluate(() => ({
       done: window.__aarenDone,
       error: window.__aarenError,
       adapter: window.__aarenAdapter,
       results: window.__aarenResults,
       gpuErrors: window.__aarenGpuErrors,
-    }));
+    })));
     if (state.error !== undefined) {
       const done = state.results.length ? ` after ${state.results.length} case(s)` : '';
       throw new Error(`The harness page failed${done}: ${state.error}`);
     }
     return { adapter: state.adapter, results: state.results, gpuErrors: state.gpuErrors };
   } finally {
-    clearTimeout(timer);
+    run?.dispose();
     await browser?.close().catch(() => {});
     await server.stop();
   }

@@ -2,13 +2,17 @@
 // `npm start`: run the correctness cases in headless Chromium and print a table.
 // Flags: --quick, --filter=TEXT, --timeout=SECONDS. Exits 1 if any case fails or none ran.
 import { runInChrome } from './run-in-chrome.mjs';
+import { describeError } from './chromium.mjs';
 
 function parseArgs(argv) {
   const opts = { quick: false, filter: undefined, timeoutMs: undefined };
   for (const a of argv) {
     if (a === '--quick') opts.quick = true;
     else if (a.startsWith('--filter=')) opts.filter = a.slice('--filter='.length);
-    else if (a.startsWith('--timeout=')) opts.timeoutMs = Number(a.slice('--timeout='.length)) * 1000;
+    else if (a.startsWith('--timeout=')) {
+      opts.timeoutMs = Number(a.slice('--timeout='.length)) * 1000;
+      if (!(opts.timeoutMs > 0)) throw new Error(`--timeout must be a positive number of seconds, got ${a}`);
+    }
     else if (a === '--help' || a === '-h') {
       console.log('usage: node harness/run.mjs [--quick] [--filter=TEXT] [--timeout=SECONDS]');
       process.exit(0);
@@ -60,7 +64,7 @@ async function main() {
 main().then(
   (code) => process.exit(code),
   (e) => {
-    console.error(e instanceof Error ? e.message : e);
+    console.error(describeError(e));
     process.exit(1);
   },
 );

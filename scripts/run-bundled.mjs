@@ -5,6 +5,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import * as esbuild from 'esbuild';
 import { wgslRawPlugin } from './wgsl-plugin.mjs';
+import { describeError } from '../harness/chromium.mjs';
 
 /** @param {{ entry: string, outfile: string, argv: string[] }} opts */
 export async function runBundledMain({ entry, outfile, argv }) {
@@ -28,7 +29,7 @@ export async function runBundledMain({ entry, outfile, argv }) {
     const { main } = await import(pathToFileURL(path.resolve(outfile)).href);
     code = await main(argv);
   } catch (e) {
-    console.error(e instanceof Error ? e.stack ?? e.message : e);
+    console.error(describeError(e)); // with the `cause` chain: what actually failed
   }
   process.exit(code); // Dawn's event pump would keep the process alive
 }

@@ -11,6 +11,8 @@ export interface TrainInChromeOptions {
   log: (line: string) => void;
   /** Whole-run deadline; default 1 hour. */
   timeoutMs?: number;
+  /** Longest any one DevTools-protocol call may take (harness/chromium.mjs PROTOCOL_TIMEOUT_MS by default). */
+  protocolTimeoutMs?: number;
 }
 
 export function trainInChrome(options: TrainInChromeOptions): Promise<TrainResult & { adapter: string }>;

@@ -1,7 +1,7 @@
 // `npm run train -- --backend chrome`: serve harness/train/page.ts (harness/serve.mjs), run it in headless
 // Chromium (harness/chromium.mjs) and return what the shared training loop produced there.
 import path from 'node:path';
-import { launchBrowser } from '../chromium.mjs';
+import { launchBrowser, pageRun } from '../chromium.mjs';
 import { startHarnessServer } from '../serve.mjs';
 
 // From the package root (harness/train.mjs runs there): this file is bundled into harness/train/.build/cli.mjs,
@@ -9,14 +9,15 @@ import { startHarnessServer } from '../serve.mjs';
 const PAGE_DIR = path.resolve('harness', 'train');
 
 /** @param {import('./chrome.d.mts').TrainInChromeOptions} opts */
-export async function trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, timeoutMs = 60 * 60_000 }) {
+export async function trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, timeoutMs = 60 * 60_000, protocolTimeoutMs }) {
+  const deadlineAt = Date.now() + timeoutMs;
   const server = await startHarnessServer({ dir: PAGE_DIR });
   /** @type {import('puppeteer').Browser | undefined} */
   let browser;
-  /** @type {ReturnType<typeof setTimeout> | undefined} */
-  let timer;
+  /** @type {ReturnType<typeof pageRun> | undefined} */
+  let run;
   try {
-    browser = await launchBrowser();
+    browser = await launchBrowser(protocolTimeoutMs ? { protocolTimeoutMs } : {});
     const page = await browser.newPage();
     page.on('console', (msg) => {
       if (msg.type() === 'error' || msg.type() === 'warn') log(`[page ${msg.type()}] ${msg.text()}`);
@@ -31,20 +32,18 @@ export async function trainInChrome({ text, config, progressEvery, onProgress, o
       reject = rej;
     });
     done.catch(() => {}); // a failure during page.goto is read from `done` below, not reported as unhandled
-    timer = setTimeout(() => reject(new Error(`training in Chromium did not finish within ${Math.round(timeoutMs / 1000)} s`)), timeoutMs);
-    page.on('pageerror', (err) => reject(new Error(`page exception: ${err instanceof Error ? err.message : String(err)}`)));
-    page.on('error', (err) => reject(new Error(`Chromium page crashed: ${err.message}`)));
-    browser.on('disconnected', () => reject(new Error('Chromium exited before training finished')));
+    run = pageRun(page, { deadlineAt, timeoutMessage: () => `training in Chromium did not finish within ${Math.round(timeoutMs / 1000)} s` });
+    page.on('pageerror', (err) => reject(new Error('page exception', { cause: err })));
     await page.exposeFunction('__trainDone', (/** @type {{ result: import('./page.js').PageTrainResult } | { error: string }} */ outcome) =>
       'error' in outcome ? reject(new Error(`the training page failed: ${outcome.error}`)) : resolve(outcome.result));
     await page.exposeFunction('__trainInput', () => ({ text, config, progressEvery }));
     await page.exposeFunction('__trainProgress', onProgress);
     await page.exposeFunction('__trainSampleText', onSampleText);
-    await page.goto(server.url, { waitUntil: 'load' });
-    const { safetensorsBase64, ...result } = await done;
+    await run.race(page.goto(server.url, { waitUntil: 'load', timeout: Math.max(1, deadlineAt - Date.now()) }));
+    const { safetensorsBase64, ...result } = await run.race(done);
     return { ...result, safetensors: new Uint8Array(Buffer.from(safetensorsBase64, 'base64')) };
   } finally {
-    clearTimeout(timer);
+    run?.dispose();
     await browser?.close().catch(() => {});
     await server.stop();
   }
