@@ -21,6 +21,8 @@ fn load_element(seq: u32, i: u32, channel_block: u32) -> Lse {
   let kq_base = h * (D_MODEL + 1u);
   let v_base = h * (D_MODEL + 1u) * V_STRIDE + channel_block * LANES;
   var e = lse_identity();
+  e.n = 1.0;
+  e.rate = sequence_decay(seq);
   var s = key_query[kq_base + D_MODEL];
   for (var l = 0u; l < LANES; l++) {
     e.w[l] = value_proj[v_base + D_MODEL * V_STRIDE + l];

@@ -8,6 +8,7 @@ import keyGrads from '../../shaders/nn/key_grads.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
 import permuteHeads from '../../shaders/nn/permute_heads.wgsl?raw';
 import blockLanes from '../../shaders/ops/attention/block_lanes.wgsl?raw';
+import decayRates from '../../shaders/ops/attention/decay_rates.wgsl?raw';
 import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import gradCarry from '../../shaders/ops/attention/grad_carry.wgsl?raw';
 import gradEndParams from '../../shaders/ops/attention/grad_end_params.wgsl?raw';
@@ -18,6 +19,7 @@ import loadGrad from '../../shaders/ops/attention/load_grad.wgsl?raw';
 import loadTokens from '../../shaders/ops/attention/load_tokens.wgsl?raw';
 import lseBackward from '../../shaders/ops/attention/lse_backward.wgsl?raw';
 import lseCombine from '../../shaders/ops/attention/lse_combine.wgsl?raw';
+import noDecay from '../../shaders/ops/attention/no_decay.wgsl?raw';
 import outputsF32 from '../../shaders/ops/attention/outputs_f32.wgsl?raw';
 import outputsVec4 from '../../shaders/ops/attention/outputs_vec4.wgsl?raw';
 import recurrentLseBackwardScan from '../../shaders/ops/attention/recurrent_lse_backward_scan.wgsl?raw';
@@ -89,6 +91,7 @@ export const wgsl = {
   loadProjected: part('nn/load_projected', loadProjected),
   permuteHeads: part('nn/permute_heads', permuteHeads),
   blockLanes: part('ops/attention/block_lanes', blockLanes),
+  decayRates: part('ops/attention/decay_rates', decayRates),
   finishState: part('ops/attention/finish_state', finishState),
   gradCarry: part('ops/attention/grad_carry', gradCarry),
   gradEndParams: part('ops/attention/grad_end_params', gradEndParams),
@@ -99,6 +102,7 @@ export const wgsl = {
   loadTokens: part('ops/attention/load_tokens', loadTokens),
   lseBackward: part('ops/attention/lse_backward', lseBackward),
   lseCombine: part('ops/attention/lse_combine', lseCombine),
+  noDecay: part('ops/attention/no_decay', noDecay),
   outputsF32: part('ops/attention/outputs_f32', outputsF32),
   outputsVec4: part('ops/attention/outputs_vec4', outputsVec4),
   recurrentLseBackwardScan: part('ops/attention/recurrent_lse_backward_scan', recurrentLseBackwardScan),

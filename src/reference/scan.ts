@@ -31,26 +31,30 @@ export interface ReferenceInput {
 
 /**
  * The RNN recurrence of MISSION.md, token by token: every prefix output [batch, length, headDim] and the
- * final state of each sequence. `initial` continues from earlier states.
+ * final state of each sequence. `initial` continues from earlier states. `decay` (one rate >= 0 per sequence):
+ * the recurrence with recency decay, m_k = max(m_{k-1} - rate, s_k) and u, w rescaled by exp(m_{k-1} - rate - m_k),
+ * so token i weighs exp(s_i - rate (k - i)) at output k; the state stays in the frame of the last token.
  */
-export function referenceRecurrence(input: ReferenceInput, initial?: ReferenceState[]): { outputs: Float64Array; states: ReferenceState[] } {
+export function referenceRecurrence(input: ReferenceInput, initial?: ReferenceState[], decay?: ArrayLike<number>): { outputs: Float64Array; states: ReferenceState[] } {
   const { scores, values, batch, length, headDim } = input;
   const outputs = new Float64Array(batch * length * headDim);
   const states: ReferenceState[] = [];
   for (let b = 0; b < batch; b++) {
     const start = initial?.[b] ?? identityState(headDim);
+    const rate = decay?.[b] ?? 0;
     let m = start.m;
     let u = start.u;
     const w = Float64Array.from(start.w);
     for (let k = 0; k < length; k++) {
       const row = b * length + k;
       const s = scores[row]!;
+      m -= rate; // one token older (-Infinity stays)
       if (s !== -Infinity) {
         const mNext = Math.max(m, s);
-        const decay = m === -Infinity ? 0 : Math.exp(m - mNext);
+        const scale = m === -Infinity ? 0 : Math.exp(m - mNext);
         const weight = Math.exp(s - mNext);
-        u = u * decay + weight;
-        for (let c = 0; c < headDim; c++) w[c] = w[c]! * decay + weight * values[row * headDim + c]!;
+        u = u * scale + weight;
+        for (let c = 0; c < headDim; c++) w[c] = w[c]! * scale + weight * values[row * headDim + c]!;
         m = mNext;
       }
       for (let c = 0; c < headDim; c++) outputs[row * headDim + c] = u > 0 ? w[c]! / u : 0;
@@ -60,19 +64,22 @@ export function referenceRecurrence(input: ReferenceInput, initial?: ReferenceSt
   return { outputs, states };
 }
 
-/** Softmax attention of each position over its prefix, computed from scratch per position: O(length^2). */
-export function referenceQuadratic(input: ReferenceInput): Float64Array {
+/** Softmax attention of each position over its prefix, computed from scratch per position: O(length^2).
+ * `decay` (one rate per sequence): the score of token i at position k is s_i - rate (k - i). */
+export function referenceQuadratic(input: ReferenceInput, decay?: ArrayLike<number>): Float64Array {
   const { scores, values, batch, length, headDim } = input;
   const outputs = new Float64Array(batch * length * headDim);
   for (let b = 0; b < batch; b++) {
+    const rate = decay?.[b] ?? 0;
+    const score = (k: number, i: number) => scores[b * length + i]! - rate * (k - i);
     for (let k = 0; k < length; k++) {
       let max = -Infinity;
-      for (let i = 0; i <= k; i++) max = Math.max(max, scores[b * length + i]!);
+      for (let i = 0; i <= k; i++) max = Math.max(max, score(k, i));
       if (max === -Infinity) continue; // no unmasked token yet: output 0
       let denominator = 0;
       const out = outputs.subarray((b * length + k) * headDim, (b * length + k + 1) * headDim);
       for (let i = 0; i <= k; i++) {
-        const weight = Math.exp(scores[b * length + i]! - max);
+        const weight = Math.exp(score(k, i) - max);
         denominator += weight;
         for (let c = 0; c < headDim; c++) out[c] = out[c]! + weight * values[(b * length + i) * headDim + c]!;
       }

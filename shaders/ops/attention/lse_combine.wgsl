@@ -6,6 +6,16 @@
 //   (mA, uA, wA) (+) (mB, uB, wB) = (m, uA*exp(mA-m) + uB*exp(mB-m), wA*exp(mA-m) + wB*exp(mB-m)), m = max(mA, mB)
 // which is associative (and commutative), with identity (-inf, 0, 0).
 //
+// Recency decay (rate r >= 0 per sequence): token i weighs exp(s_i - r (k - i)) at output k. A state then also
+// holds n, the tokens it covers, and is kept in the frame of its LAST token: m is the largest decayed score seen
+// from there. Run A followed by run B of n_B tokens: A's scores are n_B tokens older at B's end, so A's maximum
+// shifts by -r n_B before the merge,
+//   A (+) B = (m, uA*exp(mA - r nB - m) + uB*exp(mB - m), ...),  m = max(mA - r nB, mB),  n = nA + nB.
+// Still associative (the shifts add: r nC + r nB = r (nB + nC)), no longer commutative, and every exp stays <= 1.
+// r = 0 is the plain operator bit for bit (mA - 0 * nB == mA). The rate rides in the element (all elements of a
+// sequence carry the same one; the identity carries 0, hence the max), so the skeleton's kernels need nothing else.
+// n is a float: exact to 2^24 tokens a state, past that the shift r n is off by at most 2^-24 relative.
+//
 // A kernel holds the slice of w that its workgroup owns: LANES vec4s, i.e. channels
 // [channel_block * 4 * LANES, (channel_block + 1) * 4 * LANES). The host prepends `const LANES: u32`.
 
@@ -17,14 +27,21 @@ const MASKED_SCORE: f32 = -3.4028234663852886e38;
 struct Lse {
   m: f32,
   u: f32,
+  n: f32,    // tokens covered (the decay's clock)
+  rate: f32, // the sequence's decay rate per token (0: no decay)
   w: array<vec4<f32>, LANES>,
 }
 
 fn lse_identity() -> Lse {
-  var s: Lse; // zero-initialised w
+  var s: Lse; // zero-initialised w, n and rate
   s.m = MASKED_SCORE;
   s.u = 0.0;
   return s;
+}
+
+// A's maximum seen from the end of a following run of `later` tokens (clamped: the masked score stays finite).
+fn lse_aged(m: f32, rate: f32, later: f32) -> f32 {
+  return max(m - rate * later, MASKED_SCORE);
 }
 
 // -Infinity (a masked token, or an empty state written by another library) becomes MASKED_SCORE;
@@ -40,13 +57,17 @@ fn finite_max(x: f32) -> f32 {
 fn lse_combine(a: Lse, b: Lse) -> Lse {
   // The state with the larger m keeps scale 1 and the other gets exp(-|mA - mB|): one exp per combine, an
   // exponent <= 0 (nothing overflows), and finite m on both sides (nothing is NaN).
-  let a_leads = a.m >= b.m;
-  let m = select(b.m, a.m, a_leads);
-  let decay = exp(-abs(a.m - b.m));
-  let scale_a = select(decay, 1.0, a_leads);
-  let scale_b = select(1.0, decay, a_leads);
+  let rate = max(a.rate, b.rate);
+  let am = lse_aged(a.m, rate, b.n);
+  let a_leads = am >= b.m;
+  let m = select(b.m, am, a_leads);
+  let factor = exp(-abs(am - b.m));
+  let scale_a = select(factor, 1.0, a_leads);
+  let scale_b = select(1.0, factor, a_leads);
   var r: Lse;
   r.m = m;
+  r.n = a.n + b.n;
+  r.rate = rate;
   r.u = a.u * scale_a + b.u * scale_b;
   for (var l = 0u; l < LANES; l++) {
     r.w[l] = a.w[l] * scale_a + b.w[l] * scale_b;
@@ -54,9 +75,11 @@ fn lse_combine(a: Lse, b: Lse) -> Lse {
   return r;
 }
 
-// The state as stored in a state buffer (see state_layout.wgsl): header vec4 (m, u, 0, 0).
+// The state as stored in a state buffer (see state_layout.wgsl): header vec4 (m, u, n, rate). A state made
+// elsewhere (packState) has n = rate = 0: as a carry it is only ever the earlier side of a combine, where neither
+// is read.
 fn lse_header(s: Lse) -> vec4<f32> {
-  return vec4<f32>(s.m, s.u, 0.0, 0.0);
+  return vec4<f32>(s.m, s.u, s.n, s.rate);
 }
 
 // The operator interface of the generic scan skeleton (shaders/scan/): the element type, its identity, the
@@ -80,6 +103,8 @@ fn elem_from_header(h: vec4<f32>) -> Elem {
   var s = lse_identity();
   s.m = finite_max(h.x);
   s.u = h.y;
+  s.n = h.z;
+  s.rate = h.w;
   return s;
 }
 

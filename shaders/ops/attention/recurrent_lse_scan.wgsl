@@ -33,6 +33,15 @@
 //  - Range: b <= e^FRAME_SLACK, so u <= n e^8 and |w| <= u V: finite while n V < 1.1e35.
 // Measured: bench/accuracy.mjs (README).
 //
+// Recency decay (rate r = sequence_decay(b), lse_combine.wgsl): everything is kept in the frame of the current
+// token, where the weights accumulated so far are exp(s_i - r (k - i) - F_k). Moving F down by r per token,
+// F_k = F_0 - r (k - k_0) from the token k_0 that set it, leaves those sums unchanged, so a token still costs one
+// exp and a multiply-add per channel; F_k is computed from k - k_0 each time, not by repeated subtraction, so its
+// rounding does not accumulate (an absolute error of eps (|F_0| + r (k - k_0)) in a weight's exponent, on weights
+// that are <= e^{FRAME_SLACK - r (k - k_0)}). As F falls, a later score passes F + FRAME_SLACK sooner and opens a
+// new frame (every ~FRAME_SLACK / r tokens of flat scores): a rescale per 8 / r tokens. The running maximum ages
+// the same way, m_k = max(m_{k-1} - r, s_k). r = 0 is the plain kernel's arithmetic bit for bit.
+//
 // NaN and +Infinity (not checked on the GPU): a NaN score makes b, and every later output of its sequence, NaN. A
 // +Infinity score opens the frame F = +Infinity: every earlier weight becomes 0 and its own is 1, so the output
 // is its value. A second one gives exp(inf - inf) = NaN.
@@ -40,7 +49,8 @@
 // The four vec4 lanes of an invocation are a mat4x4, lanes past the row clamped, not guarded (block_lanes.wgsl).
 //
 // Composed with: lse_combine (Lse with LANES = 4, MASKED_SCORE, is_negative_infinity), state_layout, scan_params,
-// state_load(carry_in), state_store(final_state), values_vec4 or values_f32, outputs_vec4 or outputs_f32, block_lanes.
+// state_load(carry_in), state_store(final_state), values_vec4 or values_f32, outputs_vec4 or outputs_f32, block_lanes,
+// decay_rates or no_decay.
 // Invocation (x, y) = (channel block, sequence). Needs `const RUN_LENGTH` and `const SAVE_STATS` (1: write stats).
 
 var<storage, read> carry_in: array<vec4<f32>>;
@@ -56,6 +66,11 @@ fn top_scale(frame: f32, top: f32) -> f32 {
   return select(exp(frame - top), 1.0, frame >= top);
 }
 
+// The frame set at token `at` to `base`, seen from token i >= at (decay: it has aged i - at tokens).
+fn frame_at(base: f32, rate: f32, at: u32, i: u32) -> f32 {
+  return lse_aged(base, rate, f32(i - at));
+}
+
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let channel_block = id.x;
@@ -66,17 +81,22 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   }
   let count = params.count;
   let lanes = block_lanes(channel_block, vecs);
-  var frame = MASKED_SCORE; // F
-  var top = MASKED_SCORE;   // m, the running maximum: F <= m <= F + FRAME_SLACK
+  let rate = sequence_decay(b);
+  var base = MASKED_SCORE;  // F at token `at`; at token i, F = frame_at(base, rate, at, i)
+  var at = 0u;
+  var top = MASKED_SCORE;   // m, the running maximum in the frame of the last token: F <= m <= F + FRAME_SLACK
   var carry_u = 0.0;
   var carry_w = mat4x4<f32>();
+  var carried = 0.0;        // tokens the initial state covers
   if (params.has_carry != 0u) {
     let carry = carry_in_load(b, channel_block);
-    frame = carry.m;
-    top = carry.m;
+    base = lse_aged(carry.m, rate, 1.0); // the carry ends one token before token 0
+    top = carry.m;                       // aged at token 0 below
     carry_u = carry.u;
     carry_w = clamp_block(carry.w, channel_block, vecs);
+    carried = carry.n;
   }
+  var frame = base;
   var run_u = 0.0;
   var run_w = mat4x4<f32>();
   var i = 0u;
@@ -86,18 +106,21 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     for (; i < run_end; i++) {
       let row = b * count + i;
       let s = scores[row];
+      frame = frame_at(base, rate, at, i);
       if (s > frame + FRAME_SLACK) {
         break;
       }
       let weight = select(0.0, exp(s - frame), !is_negative_infinity(s));
-      top = max(top, s);
+      top = max(lse_aged(top, rate, 1.0), s);
       run_u += weight;
       run_w += load_block(row, lanes) * weight;
       let u = carry_u + run_u;
       // An empty prefix (u = 0) has w = 0 exactly: 0, not 0 / 0.
       store_block(row, lanes, (carry_w + run_w) * (1.0 / select(1.0, u, u > 0.0)));
       if (SAVE_STATS != 0u && channel_block == 0u) {
-        stats[row] = vec2<f32>(top, u * top_scale(frame, top));
+        // max: with decay, m (aged token by token) may round a hair below F (computed from k - k_0).
+        let m = max(top, frame);
+        stats[row] = vec2<f32>(m, u * top_scale(frame, m));
       }
     }
     if (i >= count) {
@@ -119,6 +142,8 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     carry_w = (carry_w + run_w) * f;
     run_u = 1.0;
     run_w = load_block(row, lanes);
+    base = s;
+    at = i;
     frame = s;
     top = s;
     let u = carry_u + run_u;
@@ -129,11 +154,14 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     i++;
   }
   if (params.write_final != 0u) {
-    let g = top_scale(frame, top);
+    let m = max(top, frame); // frame: that of the last token
+    let g = top_scale(frame, m);
     let w = (carry_w + run_w) * g;
     var last: Lse;
-    last.m = top;
+    last.m = m;
     last.u = (carry_u + run_u) * g;
+    last.n = carried + f32(count);
+    last.rate = rate;
     last.w = array<vec4<f32>, LANES>(w[0], w[1], w[2], w[3]);
     final_state_store(b, channel_block, last);
   }

@@ -4,7 +4,7 @@
 // schedule, many-to-many runs recurrent_lse_scan.wgsl, that operator's combine specialised into one frame (one exp
 // and one multiply-add per channel and token). Many-to-one reduces every sequence to its total and finishes with
 // finish_state.
-import { instantiate } from '../../core/compose.js';
+import { instantiate, type WgslPart } from '../../core/compose.js';
 import { type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
 import { wgsl } from '../../core/shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
@@ -35,6 +35,9 @@ export interface PrefixScanOptions extends ChunkOptions {
   /** Also write, per position, the forward state's (m, u) to `buffers.stats` ([batch, length] vec2 f32): what
    * PrefixScanBackward needs. Many-to-many only. */
   saveStats?: boolean;
+  /** Recency decay: token i weighs exp(s_i - lambda (k - i)) at output k, with one rate lambda >= 0 per sequence
+   * in `buffers.decay` ([batch] f32; lse_combine.wgsl). A rate of 0 is the plain scan, bit for bit. */
+  decay?: boolean;
 }
 
 /** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts as in the README. */
@@ -48,6 +51,8 @@ export interface PrefixScanBuffers {
   finalState?: GPUBuffer;
   /** With options.saveStats: receives (m_i, u_i) per position, [batch, length] vec2 f32 (8 bytes a position). */
   stats?: GPUBuffer;
+  /** With options.decay: the decay rate of each sequence, [batch] f32, each finite and >= 0 (not checked on the GPU). */
+  decay?: GPUBuffer;
 }
 
 /** The buffers a scan plan binds at encode time. */
@@ -57,21 +62,26 @@ export type ScanSlot = keyof PrefixScanBuffers;
 export const valueRows = (config: KernelConfig) => (config.rows === 'vec4' ? wgsl.valuesVec4 : wgsl.valuesF32);
 export const outputRows = (config: KernelConfig) => (config.rows === 'vec4' ? wgsl.outputsVec4 : wgsl.outputsF32);
 
+/** Every rate of decay_rates.wgsl is its own sequence's (the layer's repeat per head instead). */
+const PER_SEQUENCE = 0xffffffff;
+
+/** What a kernel needs for the recency decay: decay_rates.wgsl reading the `decay` slot (rates repeating every
+ * `period` sequences), or no_decay.wgsl. */
+export function decayParts<S extends string>(decay: S | null, period = PER_SEQUENCE): { parts: WgslPart[]; constants: Record<string, number>; buffers: Record<string, S> } {
+  if (decay === null) return { parts: [wgsl.noDecay], constants: {}, buffers: {} };
+  return { parts: [wgsl.decayRates], constants: { DECAY_PERIOD: period }, buffers: { decay_rates: decay } };
+}
+
 /** The attention operator over tokens (s, 1, v), writing o = w / u rows: the forward scan of prefixAttention. */
-export function attentionOperator(config: KernelConfig, saveStats = false): ScanOperator<ScanSlot> {
-  if (saveStats) {
-    return {
-      common: [wgsl.lseCombine],
-      constants: {},
-      source: { parts: [valueRows(config), wgsl.loadTokens], buffers: { scores: 'scores', values: 'values' } },
-      sink: { parts: [outputRows(config), storeOutputsRenamed, wgsl.storeStats], buffers: { outputs: 'output', stats: 'stats' } },
-    };
-  }
+export function attentionOperator(config: KernelConfig, saveStats = false, decay = false): ScanOperator<ScanSlot> {
+  const rates = decayParts<ScanSlot>(decay ? 'decay' : null);
   return {
     common: [wgsl.lseCombine],
-    constants: {},
-    source: { parts: [valueRows(config), wgsl.loadTokens], buffers: { scores: 'scores', values: 'values' } },
-    sink: { parts: [outputRows(config), wgsl.storeOutputs], buffers: { outputs: 'output' } },
+    constants: rates.constants,
+    source: { parts: [valueRows(config), ...rates.parts, wgsl.loadTokens], buffers: { scores: 'scores', values: 'values', ...rates.buffers } },
+    sink: saveStats
+      ? { parts: [outputRows(config), storeOutputsRenamed, wgsl.storeStats], buffers: { outputs: 'output', stats: 'stats' } }
+      : { parts: [outputRows(config), wgsl.storeOutputs], buffers: { outputs: 'output' } },
   };
 }
 
@@ -81,23 +91,24 @@ const storeOutputsRenamed = instantiate(wgsl.storeOutputs, 'store_prefix', 'stor
 /** The forward's recurrent kernel (recurrent_lse_scan.wgsl): the operator's combine specialised into one shared
  * frame and one multiply-add per channel and token. Four vec4 lanes per invocation whatever the config's lanes
  * (they are a mat4x4 there, block_lanes.wgsl; lanes past the row are clamped), so its channel blocks are ceil(headDim / 16). */
-export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolean): Kernel {
+export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolean, decay = false): Kernel {
+  const rates = decayParts(decay ? 'decay' : null);
   return {
-    parts: [wgsl.lseCombine, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, valueRows(config), outputRows(config), wgsl.blockLanes, wgsl.recurrentLseScan],
-    constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH, SAVE_STATS: saveStats ? 1 : 0 },
+    parts: [wgsl.lseCombine, ...rates.parts, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, valueRows(config), outputRows(config), wgsl.blockLanes, wgsl.recurrentLseScan],
+    constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH, SAVE_STATS: saveStats ? 1 : 0, ...rates.constants },
   };
 }
 
 /** The recurrent schedule's one dispatch of a many-to-many forward scan. */
-export function recurrentAttentionDispatch(shape: ScanShape, config: KernelConfig, saveStats: boolean): Dispatch<ScanSlot> {
+export function recurrentAttentionDispatch(shape: ScanShape, config: KernelConfig, saveStats: boolean, decay = false): Dispatch<ScanSlot> {
   const blocks = Math.ceil(shape.headDim / 16);
   return {
-    kernel: recurrentAttentionKernel(config, saveStats),
+    kernel: recurrentAttentionKernel(config, saveStats, decay),
     params: {
       batch: shape.batch, count: shape.length, head_dim: shape.headDim, tiles_per_chunk: 1, chunks: 1,
       has_carry: { ifBound: 'initialState' }, write_final: { ifBound: 'finalState' },
     },
-    buffers: { scores: 'scores', values: 'values', outputs: 'output', carry_in: 'initialState', final_state: 'finalState', stats: saveStats ? 'stats' : null },
+    buffers: { scores: 'scores', values: 'values', outputs: 'output', carry_in: 'initialState', final_state: 'finalState', stats: saveStats ? 'stats' : null, ...decayParts<ScanSlot>(decay ? 'decay' : null).buffers },
     workgroups: [Math.ceil(blocks / RECURRENT_WORKGROUP), shape.batch, 1],
   };
 }
@@ -113,12 +124,13 @@ export function planPrefixScan(shape: ScanShape, options: PrefixScanOptions, dev
   const config = kernelConfig(device.limits, shape.headDim);
   const schedule = chooseSchedule(options.schedule ?? 'auto', device.cpu, shape.batch * config.blocks, options.targetWorkgroups);
   const saveStats = options.saveStats === true && (options.outputs ?? 'all') === 'all';
-  const op = attentionOperator(config, saveStats);
+  const decay = options.decay === true;
+  const op = attentionOperator(config, saveStats, decay);
   const geometry = { sequences: shape.batch, count: shape.length, channels: shape.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension };
   const optional: ScanSlot[] = ['initialState', 'finalState'];
   if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
   if ((options.outputs ?? 'all') === 'all') {
-    if (schedule === 'recurrent') return { dispatches: [recurrentAttentionDispatch(shape, config, saveStats)], scratch: {}, optional, schedule, config };
+    if (schedule === 'recurrent') return { dispatches: [recurrentAttentionDispatch(shape, config, saveStats, decay)], scratch: {}, optional, schedule, config };
     return { ...planScan(op, geometry, schedule, { carry: 'initialState', final: 'finalState' }, options), optional, schedule, config };
   }
   const reduce = planReduce(op, geometry, schedule, options);
@@ -146,6 +158,7 @@ export class PrefixScan {
     readonly schedule: ScanSchedule,
     private readonly prepared: PreparedPlan<ScanSlot>,
     readonly saveStats = false,
+    readonly decay = false,
   ) {}
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
@@ -160,6 +173,7 @@ export class PrefixScan {
     const outputs = checkOneOf('options.outputs', options.outputs ?? 'all', ['all', 'last'] as const);
     if (options.saveStats !== undefined && typeof options.saveStats !== 'boolean') throw new TypeError(`options.saveStats must be a boolean, got ${typeof options.saveStats}`);
     if (options.saveStats && outputs !== 'all') throw new RangeError("options.saveStats needs outputs 'all' (stats are per position)");
+    if (options.decay !== undefined && typeof options.decay !== 'boolean') throw new TypeError(`options.decay must be a boolean, got ${typeof options.decay}`);
     checkOneOf('options.schedule', options.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
     if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
     if (options.targetWorkgroups !== undefined) checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
@@ -167,7 +181,7 @@ export class PrefixScan {
     checkBufferSizes(`shape batch ${shape.batch} x length ${shape.length} x headDim ${shape.headDim}`,
       scanBufferBytes(shape, outputs, plan.schedule === 'parallel' ? plan.config.tile : 0), bufferLimit(device.limits));
     const prepared = await PreparedPlan.create(device, plan, 'aaren scan');
-    return new PrefixScan(device, { ...shape }, outputs, plan.config, plan.schedule, prepared, options.saveStats === true);
+    return new PrefixScan(device, { ...shape }, outputs, plan.config, plan.schedule, prepared, options.saveStats === true, options.decay === true);
   }
 
   /** Floats of `output`: batch * length * headDim ('all') or batch * headDim ('last'). */
@@ -200,10 +214,12 @@ export class PrefixScan {
     if (buffers.initialState !== undefined) resolved.initialState = checkStorageBuffer('buffers.initialState', buffers.initialState, this.stateBytes);
     if (buffers.finalState !== undefined) resolved.finalState = checkStorageBuffer('buffers.finalState', buffers.finalState, this.stateBytes);
     if (this.saveStats) resolved.stats = checkStorageBuffer('buffers.stats', buffers.stats, batch * length * 8);
+    if (this.decay) resolved.decay = checkStorageBuffer('buffers.decay', buffers.decay, batch * 4);
+    else if (buffers.decay !== undefined) throw new TypeError('buffers.decay is given but this PrefixScan was created without options.decay');
     if (this.outputs === 'last' && !resolved.finalState) {
       throw new TypeError("buffers.finalState is required when outputs is 'last' (it receives the final state)");
     }
-    checkNoAliasing('buffers', resolved, ['finalState', 'stats', 'output'], ['scores', 'values', 'initialState', 'output', 'finalState']);
+    checkNoAliasing('buffers', resolved, ['finalState', 'stats', 'output'], ['scores', 'values', 'initialState', 'output', 'finalState', 'decay']);
     if (this.prepared.plan.dispatches.length === 0) return;
     const pass = encoder.beginComputePass({ label: 'aaren prefix scan' });
     this.prepared.encode(pass, resolved);
@@ -242,9 +258,12 @@ export interface PrefixAttentionInput extends ScanShape {
   values: Float32Array;
 }
 
-export interface PrefixAttentionOptions extends Omit<PrefixScanOptions, 'outputs'> {
+export interface PrefixAttentionOptions extends Omit<PrefixScanOptions, 'outputs' | 'decay'> {
   /** Continue from this state (e.g. the state returned by prefixAttentionLast for earlier tokens). */
   initialState?: ScanState;
+  /** Recency decay: one rate lambda >= 0 per sequence ([batch]); token i weighs exp(s_i - lambda (k - i)) at
+   * output k, and a state handed on decays by the tokens that follow it. */
+  decay?: Float32Array | readonly number[];
 }
 
 export function checkInput(input: PrefixAttentionInput, options: PrefixAttentionOptions): void {
@@ -257,6 +276,7 @@ export function checkInput(input: PrefixAttentionInput, options: PrefixAttention
   checkFloat32Array('input.values', input.values, batch * length * headDim, `batch ${batch} x length ${length} x headDim ${headDim}`);
   checkFinite('input.scores', input.scores, true);
   checkFinite('input.values', input.values);
+  if (options.decay !== undefined) checkDecayRates('options.decay', options.decay, batch);
   const initialState = options.initialState;
   if (initialState !== undefined) {
     checkObject('options.initialState', initialState, '{ batch, headDim, m, u, w } (a ScanState)');
@@ -271,6 +291,17 @@ export function checkInput(input: PrefixAttentionInput, options: PrefixAttention
     checkFinite('options.initialState.w', initialState.w);
     const negative = initialState.u.findIndex((u) => u < 0);
     if (negative >= 0) throw new RangeError(`options.initialState.u[${negative}] is ${initialState.u[negative]}; u is a sum of weights, >= 0`);
+  }
+}
+
+/** Decay rates: `count` finite numbers >= 0 (one per sequence), else a TypeError/RangeError naming the bad one. */
+export function checkDecayRates(name: string, rates: unknown, count: number): void {
+  if (!(rates instanceof Float32Array) && !Array.isArray(rates)) throw new TypeError(`${name} must be a Float32Array or an array of numbers (one rate per sequence), got ${rates === null ? 'null' : typeof rates}`);
+  const list = rates as ArrayLike<unknown>;
+  if (list.length !== count) throw new RangeError(`${name} has ${list.length} rates; it needs one per sequence (${count})`);
+  for (let i = 0; i < count; i++) {
+    const r = list[i];
+    if (typeof r !== 'number' || !Number.isFinite(r) || r < 0) throw new RangeError(`${name}[${i}] is ${String(r)}; a decay rate must be finite and >= 0`);
   }
 }
 
@@ -317,9 +348,9 @@ function sliceState(state: ScanState, from: number, count: number): ScanState {
 
 /** Runs one PrefixScan over host arrays: uploads, encodes, reads back, and releases every buffer it made. */
 async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions, outputs: 'all' | 'last') {
-  const { initialState, ...scanOptions } = options;
+  const { initialState, decay, ...scanOptions } = options;
   return runGpuCall(device, 'prefixAttention', 'device', async (track) => {
-    const scan = track(await PrefixScan.create(device, input, { ...scanOptions, outputs }));
+    const scan = track(await PrefixScan.create(device, input, { ...scanOptions, outputs, decay: decay !== undefined }));
     const output = track(createStorageBuffer(device, scan.outputFloats * 4, 'aaren output'));
     const finalState = track(createStorageBuffer(device, scan.stateBytes, 'aaren final state'));
     const encoder = device.createCommandEncoder({ label: 'aaren prefixAttention' });
@@ -329,6 +360,7 @@ async function runScan(device: GPUDevice, input: PrefixAttentionInput, options: 
       output,
       finalState,
       initialState: initialState && track(uploadFloat32(device, packState(initialState), 'aaren initial state')),
+      decay: decay && track(uploadFloat32(device, Float32Array.from(decay), 'aaren decay rates')),
     });
     const stateFloats = scan.stateBytes / 4;
     const [out, state] = await submitAndRead(device, encoder, [{ buffer: output, floats: scan.outputFloats }, { buffer: finalState, floats: stateFloats }]);
@@ -366,7 +398,8 @@ export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput
     const tokens = p.batch * p.length;
     const piece = { batch: p.batch, length: p.length, headDim, scores: input.scores.subarray(first, first + tokens), values: input.values.subarray(first * headDim, (first + tokens) * headDim) };
     const carried = p.lengthStart > 0 || options.initialState ? sliceState(state, p.batchStart, p.batch) : undefined;
-    const result = await runScan(device, piece, { ...options, initialState: carried }, outputs);
+    const decay = options.decay && Float32Array.from(options.decay).subarray(p.batchStart, p.batchStart + p.batch);
+    const result = await runScan(device, piece, { ...options, initialState: carried, decay }, outputs);
     if (pieces.length === 1) output = result.output;
     else (output ??= new Float32Array(outputFloats)).set(result.output, outputs === 'all' ? first * headDim : p.batchStart * headDim);
     const next = unpackState(result.packedState, p.batch, headDim);
@@ -379,7 +412,8 @@ export async function runInPieces(device: GPUDevice, input: PrefixAttentionInput
 
 /**
  * Many-to-many attention over every prefix: o[b,k,:] = sum_{i<=k} exp(s[b,i]) v[b,i,:] / sum_{i<=k} exp(s[b,i]).
- * -Infinity scores are masked tokens; a position with no unmasked token at or before it outputs 0.
+ * -Infinity scores are masked tokens; a position with no unmasked token at or before it outputs 0. With
+ * options.decay, exp(s[b,i]) becomes exp(s[b,i] - decay[b] (k - i)).
  * Returns [batch, length, headDim].
  */
 export async function prefixAttention(device: GPUDevice, input: PrefixAttentionInput, options: PrefixAttentionOptions = {}): Promise<Float32Array> {
