@@ -10,7 +10,7 @@
 // O(max|grad|)).
 import { describe, expect, test } from 'vitest';
 import { mulberry32, normal, makeScores } from '../cases/random.js';
-import { referenceRecurrence } from '../src/reference/scan.js';
+import { referenceQuadratic, referenceRecurrence } from '../src/reference/scan.js';
 import type { ReferenceState } from '../src/reference/scan.js';
 import { referenceScanBackward } from '../src/reference/scan-backward.js';
 import type { ReferenceStateBatch64 } from '../src/reference/scan-backward.js';
@@ -85,6 +85,8 @@ interface ScanCase {
   headDim: number;
   init?: ReferenceStateBatch64;
   gradFinal?: ReferenceStateBatch64;
+  /** Recency decay rate per sequence. */
+  decay?: Float64Array;
 }
 
 type InitKind = 'none' | 'random' | 'dominant' | 'empty';
@@ -121,8 +123,8 @@ function toStates(s: ReferenceStateBatch64 | undefined, batch: number, headDim: 
 }
 
 /** The loss sum g . o + sum_b (gm m_N + gu u_N + gw . w_N) by the independent forward (referenceRecurrence). */
-function scanLoss(c: ScanCase, scores: ArrayLike<number>, values: ArrayLike<number>, init?: ReferenceStateBatch64): number {
-  const { outputs, states } = referenceRecurrence({ scores, values, batch: c.batch, length: c.length, headDim: c.headDim }, toStates(init, c.batch, c.headDim));
+function scanLoss(c: ScanCase, scores: ArrayLike<number>, values: ArrayLike<number>, init?: ReferenceStateBatch64, decay = c.decay): number {
+  const { outputs, states } = referenceRecurrence({ scores, values, batch: c.batch, length: c.length, headDim: c.headDim }, toStates(init, c.batch, c.headDim), decay);
   let loss = dot(c.gradOutput, outputs);
   if (c.gradFinal) {
     states.forEach((st, b) => {
@@ -136,13 +138,13 @@ function scanLoss(c: ScanCase, scores: ArrayLike<number>, values: ArrayLike<numb
 function runScan(c: ScanCase) {
   return referenceScanBackward(
     { scores: c.scores, values: c.values, gradOutput: c.gradOutput, batch: c.batch, length: c.length, headDim: c.headDim },
-    { initialState: c.init, gradFinalState: c.gradFinal },
+    { initialState: c.init, gradFinalState: c.gradFinal, decay: c.decay },
   );
 }
 
 function checkScanByFd(c: ScanCase, label: string): void {
   const r = runScan(c);
-  const ref = referenceRecurrence({ scores: c.scores, values: c.values, batch: c.batch, length: c.length, headDim: c.headDim }, toStates(c.init, c.batch, c.headDim));
+  const ref = referenceRecurrence({ scores: c.scores, values: c.values, batch: c.batch, length: c.length, headDim: c.headDim }, toStates(c.init, c.batch, c.headDim), c.decay);
   expectClose(r.output, ref.outputs, 1e-13, `${label} output`);
   const finite = Array.from(c.scores.keys()).filter((i) => c.scores[i] !== -Infinity);
   for (let i = 0; i < c.scores.length; i++) if (c.scores[i] === -Infinity) expect(r.gradScores[i], `${label} masked ds`).toBe(0);
@@ -160,6 +162,17 @@ function checkScanByFd(c: ScanCase, label: string): void {
   } else {
     expect(r.gradInitialState).toBeUndefined();
   }
+  if (c.decay) {
+    expectFd((x) => scanLoss(c, c.scores, c.values, c.init, x), c.decay, r.gradDecay!, `${label} d(decay)`);
+  } else {
+    expect(r.gradDecay).toBeUndefined();
+  }
+}
+
+/** The case with recency decay: rates cycling through none, slow (half-life ~7 tokens), one token and fast. */
+function withDecay(c: ScanCase): ScanCase {
+  const rates = [0, 0.1, Math.LN2, 2.5];
+  return { ...c, decay: Float64Array.from({ length: c.batch }, (_, b) => rates[b % rates.length]!) };
 }
 
 describe('scan backward', () => {
@@ -176,6 +189,17 @@ describe('scan backward', () => {
     ['N(0,1), initial state, no gradFinalState', () => makeScanCase(2, 8, 4, 'normal1', 'random', false, 10)],
   ];
   test.each(cases)('matches central finite differences: %s', (label, make) => checkScanByFd(make(), label));
+  test.each(cases)('with recency decay, matches central finite differences (the rates too): %s', (label, make) => checkScanByFd(withDecay(make()), label));
+
+  test('recency decay: the outputs are the quadratic form with scores s_i - rate (k - i); rate 0 changes nothing', () => {
+    const c = withDecay(makeScanCase(4, 23, 3, 'normal30', 'none', false, 40));
+    const r = runScan(c);
+    const quadratic = referenceQuadratic(c, c.decay);
+    expectClose(r.output, quadratic, 1e-12, 'decayed output');
+    const plain = runScan({ ...c, decay: undefined });
+    expect(Array.from(r.gradScores.subarray(0, c.length))).toEqual(Array.from(plain.gradScores.subarray(0, c.length))); // sequence 0 has rate 0
+    expect(maxAbs(r.output.subarray(c.length * 3)) > 0 && Math.abs(r.output[c.length * 3 + 5]! - plain.output[c.length * 3 + 5]!)).toBeGreaterThan(1e-3);
+  });
 
   test('shift invariance: sum_i ds_i = -dm0 without gradFinalState (0 without initial state)', () => {
     for (const [seed, pattern, init] of [[20, 'normal1', 'random'], [21, 'normal30', 'random'], [22, 'masked-prefix', 'random'], [23, 'normal30', 'none'], [24, 'masked-runs', 'none']] as const) {

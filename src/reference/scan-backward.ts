@@ -34,6 +34,17 @@
 //   - When the final state is empty (u_N = 0: every token masked and an empty or zero-u initial state) or the length
 //     is 0, the final state IS the initial state, and gradFinalState passes straight to gradInitialState.
 
+// Recency decay (options.decay, one rate r >= 0 per sequence): token i weighs e^{s_i - r (k - i)} at position k and
+// the state stays in the frame of its last token: m_k = max(m_{k-1} - r, s_k) (m0 is one token before position 1).
+// The same recurrence holds with lambda_i = e^{L_i - r - L_{i+1}} = (u_i / u_{i+1}) e^{m_i - r - m_{i+1}} and
+// eps = e^{m0 - r - m_1} / u_1. The outputs depend on r only through the shifted scores s_i + r i (i from 0; the
+// e^{-r k} of position k cancels in o_k) and m0 - r (the initial state is a token at i = -1), so
+//   dLoss/dr = sum_i i ds_i - dm0 - (N - 1) gm
+// (i from 0; dm0 the initial state's whole m gradient). The last term: the final state is in the frame of position
+// N - 1, m_N = max(shifted scores) - r (N - 1), and u_N, w_N are sums of e^{shifted - max}; so beyond the shifted
+// scores (whose share of gm, r_max below, is in ds or dm0) r moves m_N by -(N - 1). Checked by central finite
+// differences (test/reference-backward.test.ts) before it judges the GPU.
+
 /** A batch of scan states, as ScanState holds them: m [batch], u [batch], w [batch, headDim]. */
 export interface ReferenceStateBatch {
   m: ArrayLike<number>;
@@ -65,6 +76,8 @@ export interface ReferenceScanBackwardOptions {
   initialState?: ReferenceStateBatch;
   /** dLoss/d(final state), e.g. the gradInitialState of the next block; default 0. */
   gradFinalState?: ReferenceStateBatch;
+  /** Recency decay rate of each sequence ([batch], >= 0); default none. gradDecay is then returned. */
+  decay?: ArrayLike<number>;
 }
 
 export interface ReferenceScanBackwardResult {
@@ -78,12 +91,15 @@ export interface ReferenceScanBackwardResult {
   gradValues: Float64Array;
   /** Present when options.initialState is given. */
   gradInitialState?: ReferenceStateBatch64;
+  /** dLoss/d(decay rate) [batch]: present when options.decay is given. */
+  gradDecay?: Float64Array;
 }
 
 /** The forward scan and its gradients with respect to scores, values and the initial state (see above). */
 export function referenceScanBackward(input: ReferenceScanBackwardInput, options: ReferenceScanBackwardOptions = {}): ReferenceScanBackwardResult {
   const { scores, values, gradOutput, batch, length, headDim: d } = input;
-  const { initialState, gradFinalState } = options;
+  const { initialState, gradFinalState, decay } = options;
+  const gradDecay = decay ? new Float64Array(batch) : undefined;
   const output = new Float64Array(batch * length * d);
   const gradScores = new Float64Array(batch * length);
   const gradValues = new Float64Array(batch * length * d);
@@ -99,6 +115,7 @@ export function referenceScanBackward(input: ReferenceScanBackwardInput, options
   const carryA = new Float64Array(d);
 
   for (let b = 0; b < batch; b++) {
+    const rate = decay ? decay[b]! : 0;
     const m0 = initialState ? initialState.m[b]! : -Infinity;
     const u0 = initialState ? initialState.u[b]! : 0;
     const w0 = new Float64Array(d);
@@ -111,12 +128,13 @@ export function referenceScanBackward(input: ReferenceScanBackwardInput, options
     for (let k = 0; k < length; k++) {
       const row = b * length + k;
       const s = scores[row]!;
+      m -= rate; // one token older
       if (s !== -Infinity) {
         const mNext = Math.max(m, s);
-        const decay = m === -Infinity ? 0 : Math.exp(m - mNext);
+        const scale = m === -Infinity ? 0 : Math.exp(m - mNext);
         const weight = Math.exp(s - mNext);
-        u = u * decay + weight;
-        for (let c = 0; c < d; c++) w[c] = w[c]! * decay + weight * values[row * d + c]!;
+        u = u * scale + weight;
+        for (let c = 0; c < d; c++) w[c] = w[c]! * scale + weight * values[row * d + c]!;
         m = mNext;
       }
       mAt[k] = m;
@@ -174,12 +192,12 @@ export function referenceScanBackward(input: ReferenceScanBackwardInput, options
       let lambda = 0;
       if (k > 0) {
         const uPrev = uAt[k - 1]!;
-        if (uPrev > 0 && uk > 0) lambda = (uPrev / uk) * Math.exp(mAt[k - 1]! - mAt[k]!);
+        if (uPrev > 0 && uk > 0) lambda = (uPrev / uk) * Math.exp(mAt[k - 1]! - rate - mAt[k]!);
         for (let c = 0; c < d; c++) carryA[c] = lambda * a[c]!;
         carryB = lambda * bk;
       } else if (gradInitialState) {
         // Position 1 (k = 0) hands its c_1 to the initial state: eps = e^{m0 - m_1} / u_1.
-        const eps = m0 !== -Infinity && uk > 0 ? Math.exp(m0 - mAt[0]!) / uk : 0;
+        const eps = m0 !== -Infinity && uk > 0 ? Math.exp(m0 - rate - mAt[0]!) / uk : 0;
         let dm0 = 0;
         for (let c = 0; c < d; c++) {
           const dw = eps * a[c]!;
@@ -192,21 +210,25 @@ export function referenceScanBackward(input: ReferenceScanBackwardInput, options
       }
     }
 
-    // The max: r = gm - gu u_N - gw . w_N to the first argmax (m0 on ties).
+    // The max: r = gm - gu u_N - gw . w_N to the first argmax (m0 on ties). With decay the candidates are
+    // compared by their scores shifted to a common frame, s_k + r k and m0 - r (exact in float64 at these sizes).
+    let r = 0;
     if (gradFinalState) {
-      let r = gm - gu * uN;
+      r = gm - gu * uN;
       for (let c = 0; c < d; c++) r -= gw(c) * w[c]!;
-      if (gradInitialState && m0 >= mN) {
+      let best = 0;
+      for (let k = 1; k < length; k++) if (scores[b * length + k]! + rate * k > scores[b * length + best]! + rate * best) best = k;
+      if (gradInitialState && m0 - rate >= scores[b * length + best]! + rate * best) {
         gradInitialState.m[b] = gradInitialState.m[b]! + r;
       } else {
-        for (let k = 0; k < length; k++) {
-          if (scores[b * length + k] === mN) {
-            gradScores[b * length + k] = gradScores[b * length + k]! + r;
-            break;
-          }
-        }
+        gradScores[b * length + best] = gradScores[b * length + best]! + r;
       }
     }
+    if (gradDecay) {
+      let g = -(gradInitialState?.m[b] ?? 0) - (length - 1) * gm;
+      for (let k = 0; k < length; k++) g += k * gradScores[b * length + k]!;
+      gradDecay[b] = g;
+    }
   }
-  return gradInitialState ? { output, finalState, gradScores, gradValues, gradInitialState } : { output, finalState, gradScores, gradValues };
+  return { output, finalState, gradScores, gradValues, ...(gradInitialState ? { gradInitialState } : {}), ...(gradDecay ? { gradDecay } : {}) };
 }
