@@ -21,6 +21,12 @@ for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'e30', schedule, initialState: true, gradFinalState: true, ...tpc });
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'masked-all', schedule, gradFinalState: true, ...tpc });
   cases.push({ batch: 2, length: 300, headDim: 4, pattern: 'masked-all', schedule, initialState: true, gradFinalState: true, ...tpc });
+  // Recency decay, one rate per sequence (0 among them): the rates' gradients too.
+  cases.push({ batch: 4, length: 257, headDim: 4, pattern: 'normal1', schedule, decay: true, ...tpc });
+  cases.push({ batch: 4, length: 300, headDim: 36, pattern: 'normal30', schedule, decay: true, ...tpc });
+  cases.push({ batch: 4, length: 300, headDim: 17, pattern: 'masked-runs', schedule, initialState: true, gradFinalState: true, decay: true, ...tpc });
+  cases.push({ batch: 4, length: 300, headDim: 4, pattern: 'rising', schedule, initialState: true, gradFinalState: true, decay: true, ...tpc });
+  cases.push({ batch: 4, length: 1000, headDim: 4, pattern: 'masked-prefix', schedule, initialState: true, gradFinalState: true, decay: true, pieceBytes: 8192, ...tpc });
 }
 
 describe('GPU backward vs float64 reference', () => {

@@ -8,6 +8,7 @@ import keyGrads from '../../shaders/nn/key_grads.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
 import permuteHeads from '../../shaders/nn/permute_heads.wgsl?raw';
 import blockLanes from '../../shaders/ops/attention/block_lanes.wgsl?raw';
+import decayGrad from '../../shaders/ops/attention/decay_grad.wgsl?raw';
 import decayRates from '../../shaders/ops/attention/decay_rates.wgsl?raw';
 import finishState from '../../shaders/ops/attention/finish_state.wgsl?raw';
 import gradCarry from '../../shaders/ops/attention/grad_carry.wgsl?raw';
@@ -91,6 +92,7 @@ export const wgsl = {
   loadProjected: part('nn/load_projected', loadProjected),
   permuteHeads: part('nn/permute_heads', permuteHeads),
   blockLanes: part('ops/attention/block_lanes', blockLanes),
+  decayGrad: part('ops/attention/decay_grad', decayGrad),
   decayRates: part('ops/attention/decay_rates', decayRates),
   finishState: part('ops/attention/finish_state', finishState),
   gradCarry: part('ops/attention/grad_carry', gradCarry),

@@ -10,8 +10,10 @@
 // 7 storage buffers instead of 9 (WebGPU's default per-stage limit is 8) and every channel block no longer rereads
 // the whole rows of g and o to form D. One invocation per row (rows = batch * count) over x then y (x spans
 // params.chunks workgroups of 64).
+// With recency decay the same holds with L_{i+1} = log(e^{L_i - r} + e^{s_{i+1}}): lambda_i = e^{L_i - r - L_{i+1}}
+// = 1 - pi_{i+1}, so only the ratio form below subtracts the rate r = sequence_decay(b).
 // Composed with: scan_params, lse_backward (NO_PASS, is_masked_score), stats_read, rows_*<grad_output>,
-// rows_*<forward_output>. Needs `const DOT_IN_SCAN` (1: D = 0, the scan forms it).
+// rows_*<forward_output>, decay_rates or no_decay. Needs `const DOT_IN_SCAN` (1: D = 0, the scan forms it).
 
 var<storage, read> scores: array<f32>;
 
@@ -31,9 +33,9 @@ fn own_weight(row: u32) -> f32 {
 // sequence (measured: 1.3e-4 of max|grad| at 2^20 tokens of N(0,1) scores). For p <= 1/2 the series
 // log(1 - p) = -2 atanh(z), z = p / (2 - p) <= 1/3, to z^13 (truncation < 2e-8 relative) keeps l exact to a few
 // ulps however small; for p > 1/2 (|l| > 0.69, possibly huge: scores of 1e30) the ratio form is accurate.
-fn log_one_minus(p: f32, st: vec2<f32>, next: vec2<f32>) -> f32 {
+fn log_one_minus(p: f32, st: vec2<f32>, next: vec2<f32>, rate: f32) -> f32 {
   if (p > 0.5) {
-    return min((st.x - next.x) + log(st.y / next.y), 0.0);
+    return min((st.x - rate - next.x) + log(st.y / next.y), 0.0);
   }
   let z = p / (2.0 - p);
   let z2 = z * z;
@@ -63,7 +65,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   }
   var l = 0.0;
   if (i + 1u < params.count) {
-    l = log_one_minus(own_weight(row + 1u), st, stats[row + 1u]);
+    l = log_one_minus(own_weight(row + 1u), st, stats[row + 1u], sequence_decay(row / params.count));
   }
   var d = 0.0;
   for (var q = 0u; DOT_IN_SCAN == 0u && q < w_vec4s(params.head_dim); q++) {

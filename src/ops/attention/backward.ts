@@ -33,13 +33,16 @@ import {
 } from '../../scan/skeleton.js';
 import { packState, stateBytes, stateStrideFloats, type ScanState } from './state.js';
 import {
-  PrefixScan, checkEncoder, checkInput, checkNoAliasing, outputRows, runInPieces, valueRows,
+  PrefixScan, checkEncoder, checkInput, checkNoAliasing, decayParts, outputRows, runInPieces, valueRows,
   type PlanLimits, type PrefixAttentionInput, type ScanShape,
 } from './scan.js';
 
 export interface PrefixScanBackwardOptions extends ChunkOptions {
   /** 'auto' (default) picks by adapter and shape, as the forward does; the others force a schedule. */
   schedule?: 'auto' | ScanSchedule;
+  /** The forward had recency decay (PrefixScanOptions.decay): buffers.decay holds the rates and buffers.gradDecay
+   * receives dLoss/d(rate) per sequence. */
+  decay?: boolean;
 }
 
 /** Buffers for PrefixScanBackward.encode; all need STORAGE usage. */
@@ -61,6 +64,9 @@ export interface PrefixScanBackwardBuffers {
   gradFinalState?: GPUBuffer;
   /** Receives dLoss/d(initial state) as (dm, du, dw) per sequence in the state layout. */
   gradInitialState?: GPUBuffer;
+  /** With options.decay: the forward's rates [batch] f32, and dLoss/d(rate) [batch] f32 (written). */
+  decay?: GPUBuffer;
+  gradDecay?: GPUBuffer;
 }
 
 /** The buffers a backward plan binds: the caller's, and gradCarry / gradFirst (the scan's ends, made by the class). */
@@ -117,11 +123,16 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   const config = kernelConfig(device.limits, shape.headDim);
   const schedule = chooseSchedule(options.schedule ?? 'auto', device.cpu, shape.batch * config.blocks, options.targetWorkgroups);
   const optional: BackwardSlot[] = ['initialState', 'gradFinalState', 'gradInitialState'];
+  const decay = options.decay === true;
+  const rates = decayParts<BackwardSlot>(decay ? 'decay' : null);
   if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
   const { batch, length, headDim } = shape;
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
   const geometry = { sequences: batch, count: length, channels: headDim, config, maxGroups };
-  const ends = { batch, count: length, head_dim: headDim, has_initial: { ifBound: 'initialState' as const }, has_grad_final: { ifBound: 'gradFinalState' as const }, write_grad_initial: { ifBound: 'gradInitialState' as const } };
+  const ends = {
+    batch, count: length, head_dim: headDim, has_initial: { ifBound: 'initialState' as const }, has_grad_final: { ifBound: 'gradFinalState' as const },
+    write_grad_initial: { ifBound: 'gradInitialState' as const }, write_grad_decay: decay ? 1 : 0,
+  };
   const endGroups: [number, number, number] = [Math.ceil(batch / 64), 1, 1];
   const carry: Dispatch<BackwardSlot> = {
     kernel: { parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, wgsl.gradCarry], constants: {} },
@@ -136,9 +147,12 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   const x = Math.min(rowGroups, maxGroups);
   const rowWorkgroups: [number, number, number] = [x, Math.ceil(rowGroups / x), 1];
   const terms: Dispatch<BackwardSlot> = {
-    kernel: { parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), wgsl.gradTerms], constants: { LANES: config.lanes, DOT_IN_SCAN: recurrent ? 1 : 0 } },
+    kernel: {
+      parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), ...rates.parts, wgsl.gradTerms],
+      constants: { LANES: config.lanes, DOT_IN_SCAN: recurrent ? 1 : 0, ...rates.constants },
+    },
     params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: x, has_carry: 0, write_final: 0 },
-    buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output', scores: 'scores', grad_terms: { scratch: 'grad terms' } },
+    buffers: { stats: 'stats', grad_output: 'gradOutput', forward_output: 'output', scores: 'scores', grad_terms: { scratch: 'grad terms' }, ...rates.buffers },
     workgroups: rowWorkgroups,
   };
   const scan = recurrent
@@ -157,18 +171,28 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
     });
   }
   const finish: Kernel = {
-    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, forwardOutputRows(config), wgsl.gradFinish],
-    constants: {},
+    parts: [wgsl.statsRead, wgsl.stateLayout, wgsl.gradEndParams, forwardOutputRows(config), ...rates.parts, wgsl.gradFinish],
+    constants: rates.constants,
   };
   dispatches.push({
     kernel: finish,
     params: ends,
     buffers: {
       stats: 'stats', forward_output: 'output', initial_state: 'initialState', grad_final_state: 'gradFinalState',
-      grad_first: 'gradFirst', grad_scores: 'gradScores', grad_initial_state: 'gradInitialState',
+      grad_first: 'gradFirst', grad_scores: 'gradScores', grad_initial_state: 'gradInitialState', scores: 'scores',
+      grad_decay: decay ? 'gradDecay' : null, ...rates.buffers,
     },
     workgroups: endGroups,
   });
+  if (decay) {
+    // dL/d(rate) = sum_i i ds_i + grad_finish's end terms: after every ds share and the max's share are in place.
+    dispatches.push({
+      kernel: { parts: [wgsl.scanParams, wgsl.decayGrad], constants: {} },
+      params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: 1, has_carry: 0, write_final: 0 },
+      buffers: { grad_scores: 'gradScores', grad_decay: 'gradDecay' },
+      workgroups: [batch, 1, 1],
+    });
+  }
   return { dispatches, scratch, optional, schedule, config };
 }
 
@@ -198,6 +222,7 @@ export class PrefixScanBackward {
     readonly schedule: ScanSchedule,
     private readonly prepared: PreparedPlan<BackwardSlot>,
     private readonly ends: { gradCarry: GPUBuffer; gradFirst: GPUBuffer },
+    readonly decay = false,
   ) {}
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
@@ -212,6 +237,7 @@ export class PrefixScanBackward {
     checkOneOf('options.schedule', options.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
     if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
     if (options.targetWorkgroups !== undefined) checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
+    if (options.decay !== undefined && typeof options.decay !== 'boolean') throw new TypeError(`options.decay must be a boolean, got ${typeof options.decay}`);
     const plan = planPrefixScanBackward(shape, options, { limits: device.limits, cpu: isCpuAdapter(device) });
     if (shape.batch > maxGroups && plan.dispatches.length > 0) {
       throw new RangeError(`shape.batch ${shape.batch}: the scan dispatches one workgroup row per sequence, at most ${maxGroups}`);
@@ -221,7 +247,7 @@ export class PrefixScanBackward {
     const prepared = await PreparedPlan.create(device, plan, 'aaren scan backward');
     const bytes = Math.max(16, stateBytes(shape.batch, shape.headDim));
     const ends = { gradCarry: createStorageBuffer(device, bytes, 'aaren backward carry'), gradFirst: createStorageBuffer(device, bytes, 'aaren backward first') };
-    return new PrefixScanBackward(device, { ...shape }, plan.config, plan.schedule, prepared, ends);
+    return new PrefixScanBackward(device, { ...shape }, plan.config, plan.schedule, prepared, ends, options.decay === true);
   }
 
   /** Bytes of a state buffer for this batch (initialState, gradFinalState, gradInitialState). */
@@ -255,8 +281,14 @@ export class PrefixScanBackward {
     for (const name of ['initialState', 'gradFinalState', 'gradInitialState'] as const) {
       if (buffers[name] !== undefined) resolved[name] = checkStorageBuffer(`buffers.${name}`, buffers[name], this.stateBytes);
     }
-    checkNoAliasing('buffers', resolved, ['gradScores', 'gradValues', 'gradInitialState'],
-      ['scores', 'values', 'output', 'stats', 'gradOutput', 'gradScores', 'gradValues', 'initialState', 'gradFinalState', 'gradInitialState']);
+    if (this.decay) {
+      resolved.decay = checkStorageBuffer('buffers.decay', buffers.decay, batch * 4);
+      resolved.gradDecay = checkStorageBuffer('buffers.gradDecay', buffers.gradDecay, batch * 4);
+    } else if (buffers.decay !== undefined || buffers.gradDecay !== undefined) {
+      throw new TypeError('buffers.decay / buffers.gradDecay are given but this PrefixScanBackward was created without options.decay');
+    }
+    checkNoAliasing('buffers', resolved, ['gradScores', 'gradValues', 'gradInitialState', 'gradDecay'],
+      ['scores', 'values', 'output', 'stats', 'gradOutput', 'gradScores', 'gradValues', 'initialState', 'gradFinalState', 'gradInitialState', 'decay', 'gradDecay']);
     if (this.prepared.plan.dispatches.length === 0) return;
     const pass = encoder.beginComputePass({ label: 'aaren prefix scan backward' });
     this.prepared.encode(pass, resolved);
@@ -278,7 +310,9 @@ export interface PrefixAttentionBackwardInput extends PrefixAttentionInput {
   gradOutput: Float32Array;
 }
 
-export interface PrefixAttentionBackwardOptions extends PrefixScanBackwardOptions {
+export interface PrefixAttentionBackwardOptions extends Omit<PrefixScanBackwardOptions, 'decay'> {
+  /** Recency decay, one rate >= 0 per sequence (as prefixAttention's); gradDecay is then returned. */
+  decay?: Float32Array | readonly number[];
   /** The state the forward continues from; gradInitialState is then returned. */
   initialState?: ScanState;
   /** dLoss/d(final state): (m, u, w) per sequence (e.g. the gradInitialState of the next block). */
@@ -294,6 +328,8 @@ export interface PrefixAttentionBackwardResult {
   gradValues: Float32Array;
   /** dLoss/d(initial state) as a ScanState holding (dm, du, dw): present when options.initialState is given. */
   gradInitialState?: ScanState;
+  /** dLoss/d(decay rate) [batch]: present when options.decay is given. */
+  gradDecay?: Float32Array;
 }
 
 function checkGradFinalState(state: unknown, batch: number, headDim: number): void {
@@ -348,12 +384,13 @@ function pieceBytes(batch: number, length: number, headDim: number, config: Kern
 
 /** One piece (every buffer within the limits): forward with stats, then the backward, read back. */
 async function backwardPiece(device: GPUDevice, piece: PrefixAttentionBackwardInput, initialState: ScanState | undefined,
-  gradFinalState: ScanState | undefined, wantGradInitial: boolean, scanOptions: PrefixScanBackwardOptions) {
+  gradFinalState: ScanState | undefined, wantGradInitial: boolean, scanOptions: Omit<PrefixScanBackwardOptions, 'decay'>, rates: Float32Array | undefined) {
   const { batch, length, headDim } = piece;
   return runGpuCall(device, 'prefixAttentionBackward', 'device', async (track) => {
     const shape = { batch, length, headDim };
-    const forward = track(await PrefixScan.create(device, shape, { schedule: scanOptions.schedule, tilesPerChunk: scanOptions.tilesPerChunk, targetWorkgroups: scanOptions.targetWorkgroups, saveStats: true }));
-    const backward = track(await PrefixScanBackward.create(device, shape, scanOptions));
+    const decay = rates !== undefined;
+    const forward = track(await PrefixScan.create(device, shape, { schedule: scanOptions.schedule, tilesPerChunk: scanOptions.tilesPerChunk, targetWorkgroups: scanOptions.targetWorkgroups, saveStats: true, decay }));
+    const backward = track(await PrefixScanBackward.create(device, shape, { ...scanOptions, decay }));
     const rowFloats = batch * length * headDim;
     const buffers = {
       scores: track(uploadFloat32(device, piece.scores, 'aaren scores')),
@@ -366,14 +403,19 @@ async function backwardPiece(device: GPUDevice, piece: PrefixAttentionBackwardIn
       initialState: initialState && track(uploadFloat32(device, packState(initialState), 'aaren initial state')),
       gradFinalState: gradFinalState && track(uploadFloat32(device, packState(gradFinalState), 'aaren grad final state')),
       gradInitialState: wantGradInitial ? track(createStorageBuffer(device, backward.stateBytes, 'aaren grad initial state')) : undefined,
+      decay: rates && track(uploadFloat32(device, rates, 'aaren decay rates')),
+      gradDecay: decay ? track(createStorageBuffer(device, batch * 4, 'aaren grad decay')) : undefined,
     };
     const encoder = device.createCommandEncoder({ label: 'aaren prefixAttentionBackward' });
-    forward.encode(encoder, { scores: buffers.scores, values: buffers.values, output: buffers.output, stats: buffers.stats, initialState: buffers.initialState });
+    forward.encode(encoder, { scores: buffers.scores, values: buffers.values, output: buffers.output, stats: buffers.stats, initialState: buffers.initialState, decay: buffers.decay });
     backward.encode(encoder, buffers);
     const sources = [{ buffer: buffers.output, floats: rowFloats }, { buffer: buffers.gradScores, floats: batch * length }, { buffer: buffers.gradValues, floats: rowFloats }];
+    if (buffers.gradDecay) sources.push({ buffer: buffers.gradDecay, floats: batch });
     if (buffers.gradInitialState) sources.push({ buffer: buffers.gradInitialState, floats: backward.stateBytes / 4 });
-    const [output, gradScores, gradValues, dInit] = await submitAndRead(device, encoder, sources);
-    return { output: output!, gradScores: gradScores!, gradValues: gradValues!, gradInitialState: dInit && unpackGradient(dInit, batch, headDim) };
+    const [output, gradScores, gradValues, ...ends] = await submitAndRead(device, encoder, sources);
+    const gradDecay = decay ? ends.shift() : undefined;
+    const dInit = ends.shift();
+    return { output: output!, gradScores: gradScores!, gradValues: gradValues!, gradInitialState: dInit && unpackGradient(dInit, batch, headDim), gradDecay };
   });
 }
 
@@ -409,7 +451,8 @@ export async function backwardInPieces(device: GPUDevice, input: PrefixAttention
   const gradScores = new Float32Array(batch * length);
   const gradValues = new Float32Array(batch * length * headDim);
   const gradInitialState = options.initialState ? zeroState(batch, headDim) : undefined;
-  const result = { output, gradScores, gradValues, ...(gradInitialState ? { gradInitialState } : {}) };
+  const gradDecay = options.decay ? new Float32Array(batch) : undefined;
+  const result = { output, gradScores, gradValues, ...(gradInitialState ? { gradInitialState } : {}), ...(gradDecay ? { gradDecay } : {}) };
   if (batch * length === 0) {
     // No token: the final state is the initial state.
     if (gradInitialState && options.gradFinalState) setState(gradInitialState, 0, options.gradFinalState);
@@ -423,7 +466,7 @@ export async function backwardInPieces(device: GPUDevice, input: PrefixAttention
       throw new RangeError(`input.headDim ${headDim}: one token needs buffers past the device's ${limit.name} (${limit.bytes} bytes)`);
     },
   });
-  const { initialState, gradFinalState, ...scanOptions } = options;
+  const { initialState, gradFinalState, decay, ...scanOptions } = options;
   const slice = (x: Float32Array, first: number, tokens: number, width: number) => x.subarray(first * width, (first + tokens) * width);
   const pieceInput = (p: Piece): PrefixAttentionBackwardInput => {
     const first = p.batchStart * length + p.lengthStart; // the piece's tokens are contiguous
@@ -439,20 +482,23 @@ export async function backwardInPieces(device: GPUDevice, input: PrefixAttention
     while (end < pieces.length && pieces[end]!.batchStart === pieces[start]!.batchStart) end++;
     const group = pieces.slice(start, end);
     const { batchStart, batch: count } = group[0]!;
+    const rates = decay && Float32Array.from(decay).subarray(batchStart, batchStart + count);
     // The forward state at the start of each piece (left to right).
     const states: (ScanState | undefined)[] = [initialState && sliceState(initialState, batchStart, count)];
     for (const p of group.slice(0, -1)) {
       const { scores, values } = pieceInput(p);
       const carried = states.at(-1);
-      states.push((await runInPieces(device, { batch: p.batch, length: p.length, headDim, scores, values }, { ...scanOptions, initialState: carried }, 'all', limit)).state);
+      states.push((await runInPieces(device, { batch: p.batch, length: p.length, headDim, scores, values }, { ...scanOptions, initialState: carried, decay: rates }, 'all', limit)).state);
     }
     // The backward right to left, the gradient of each piece's initial state handed to the piece before.
     let gradFinal = gradFinalState && sliceState(gradFinalState, batchStart, count);
     for (let k = group.length - 1; k >= 0; k--) {
       const p = group[k]!;
       const wantGradInitial = k > 0 || initialState !== undefined;
-      const r = await backwardPiece(device, pieceInput(p), states[k], gradFinal, wantGradInitial, scanOptions);
+      const r = await backwardPiece(device, pieceInput(p), states[k], gradFinal, wantGradInitial, scanOptions, rates);
       const first = p.batchStart * length + p.lengthStart;
+      // The rate acts in every piece (given the state it starts from): its gradient is the sum of the pieces'.
+      if (gradDecay && r.gradDecay) for (let b = 0; b < p.batch; b++) gradDecay[batchStart + b] = gradDecay[batchStart + b]! + r.gradDecay[b]!;
       output.set(r.output, first * headDim);
       gradScores.set(r.gradScores, first);
       gradValues.set(r.gradValues, first * headDim);
