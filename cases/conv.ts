@@ -219,14 +219,16 @@ export async function runConvCases(device: GPUDevice, options: ConvCaseOptions =
       }
     }
   }
-  // dc over many chunks of 64 rows (the two-pass sum), with a history.
+  // Sequences of several runs of CONV_RUN_ROWS steps (forward, dx) and dc over many chunks of 64 rows (the two-pass sum).
+  await attempt('conv-forward', 'b=3 n=700 d=5 history', () => checkConvForward(device, { batch: 3, length: 700, dModel: 5 }, true, 40));
   await attempt('conv-backward', 'b=3 n=700 d=5 history accumulate', () => checkConvBackward(device, { batch: 3, length: 700, dModel: 5 }, true, true, 41));
   const blockCases: [number, number, number[], boolean][] = [
-    [3, 36, [1, 63], false], [3, 36, [37, 27], true], [3, 6, [2, 1, 1, 3, 5, 52], true], [1, 64, Array<number>(64).fill(1), true],
+    [3, 36, [1, 63], false], [3, 36, [37, 27], true], [3, 6, [2, 1, 1, 3, 5, 52], true], [1, 64, Array<number>(64).fill(1), true], [2, 6, [70, 1, 129], true],
   ];
   for (const [batch, dModel, blocks, withHistory] of options.quick ? blockCases.slice(2, 3) : blockCases) {
-    const s = { batch, length: 64, dModel };
-    await attempt('conv-blocks', `b=${batch} n=64 d=${dModel} as ${blocks.length > 8 ? `${blocks.length} x 1` : blocks.join('+')}${withHistory ? ' history' : ''}`,
+    const length = blocks.reduce((a, b) => a + b, 0);
+    const s = { batch, length, dModel };
+    await attempt('conv-blocks', `b=${batch} n=${length} d=${dModel} as ${blocks.length > 8 ? `${blocks.length} x 1` : blocks.join('+')}${withHistory ? ' history' : ''}`,
       () => checkConvBlocks(device, s, blocks, withHistory, 900 + dModel));
   }
   return results;

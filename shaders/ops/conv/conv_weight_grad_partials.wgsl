@@ -11,11 +11,6 @@
 var<storage, read> grad: array<f32>;
 var<storage, read_write> partial: array<vec4<f32>>;
 
-// x at t-1, t-2, t-3 of sequence b.
-fn conv_window(b: u32, t: i32, d: u32) -> vec3<f32> {
-  return vec3<f32>(conv_input(b, t - 1, d), conv_input(b, t - 2, d), conv_input(b, t - 3, d));
-}
-
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
   let n = params.d_model;
