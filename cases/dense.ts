@@ -54,7 +54,7 @@ function both(a: ReturnType<typeof checkBounded>, b: ReturnType<typeof checkBoun
 type Attempt = (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => Promise<void>;
 
 /** Runs `record` in one pass over freshly uploaded inputs and reads back the named outputs. */
-async function runOnce(
+export async function runOnce(
   device: GPUDevice, inputs: Record<string, Float32Array>, outputs: Record<string, number>,
   record: (pass: GPUComputePassEncoder, buffers: Record<string, GPUBuffer>) => void,
 ): Promise<{ out: Record<string, Float32Array>; ms: number }> {

@@ -37,3 +37,7 @@ export { AarenLanguageModel, initialLanguageModelWeights, sampleToken, planLmEmb
 export type { AarenLanguageModelConfig, GenerateOptions, LmSlot, LmTrainSlot } from './nn/language-model.js';
 export { planEmbedding, planEmbeddingBackward, tokenRowIndex } from './ops/embedding.js';
 export { mulberry32 } from './core/random.js';
+export { ConvOp, ConvBackwardOp, planConvForward, planConvBackward, checkConvShape, checkConvWeights, convChunkRows, CONV_TAPS, CONV_HISTORY_ROWS, CONV_RUN_ROWS } from './ops/conv.js';
+export type { ConvShape, ConvSlot, ConvBackwardSlot, ConvBackwardOptions, ConvBuffers, ConvBackwardBuffers } from './ops/conv.js';
+export { referenceConvForward, referenceConvNextHistory, referenceConvBackward } from './reference/conv.js';
+export type { ReferenceConvShape, ReferenceConvGradients } from './reference/conv.js';

@@ -36,6 +36,12 @@ import storeStats from '../../shaders/ops/attention/store_stats.wgsl?raw';
 import sumPartials from '../../shaders/ops/attention/sum_partials.wgsl?raw';
 import valuesF32 from '../../shaders/ops/attention/values_f32.wgsl?raw';
 import valuesVec4 from '../../shaders/ops/attention/values_vec4.wgsl?raw';
+import convForward from '../../shaders/ops/conv/conv_forward.wgsl?raw';
+import convInput from '../../shaders/ops/conv/conv_input.wgsl?raw';
+import convInputGrad from '../../shaders/ops/conv/conv_input_grad.wgsl?raw';
+import convNextHistory from '../../shaders/ops/conv/conv_next_history.wgsl?raw';
+import convParams from '../../shaders/ops/conv/conv_params.wgsl?raw';
+import convWeightGradPartials from '../../shaders/ops/conv/conv_weight_grad_partials.wgsl?raw';
 import columnSum from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackward from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
 import embeddingBackward from '../../shaders/ops/embedding/embedding_backward.wgsl?raw';
@@ -120,6 +126,12 @@ export const wgsl = {
   sumPartials: part('ops/attention/sum_partials', sumPartials),
   valuesF32: part('ops/attention/values_f32', valuesF32),
   valuesVec4: part('ops/attention/values_vec4', valuesVec4),
+  convForward: part('ops/conv/conv_forward', convForward),
+  convInput: part('ops/conv/conv_input', convInput),
+  convInputGrad: part('ops/conv/conv_input_grad', convInputGrad),
+  convNextHistory: part('ops/conv/conv_next_history', convNextHistory),
+  convParams: part('ops/conv/conv_params', convParams),
+  convWeightGradPartials: part('ops/conv/conv_weight_grad_partials', convWeightGradPartials),
   columnSum: part('ops/elementwise/column_sum', columnSum),
   geluBackward: part('ops/elementwise/gelu_backward', geluBackward),
   embeddingBackward: part('ops/embedding/embedding_backward', embeddingBackward),
