@@ -61,7 +61,7 @@ test('every scan forward/backward, layer/model forward, language-model and AdamW
             for (const residual of [false, true]) {
               countPlan(planLayerForward({ dModel: 8, heads: 2, headDim, outputBias: true }, batch, length, schedule, residual, device), `layer ${schedule} d${headDim}`);
             }
-            countPlan(planModelForward({ layers: 1, dModel: 8, heads: 2, headDim, dFF: 16, eps: 1e-5, outputBias: [true] }, batch, length, schedule, device), `model ${schedule} d${headDim}`);
+            countPlan(planModelForward({ layers: 1, dModel: 8, heads: 2, headDim, dFF: 16, eps: 1e-5, layer: [{ dModel: 8, heads: 2, headDim, outputBias: true }] }, batch, length, schedule, device), `model ${schedule} d${headDim}`);
           }
         }
         // The language model's own kernels (its blocks' training plans are counted in test/model-backward.test.ts).

@@ -2,11 +2,13 @@
 // Every WGSL source of the package, as named parts (the name is the file's path under shaders/). Kernels are
 // composed from these on the host (src/core/compose.ts); the build inlines them as text.
 import type { WgslPart } from './compose.js';
+import decayParamGrad from '../../shaders/nn/decay_param_grad.wgsl?raw';
 import fuseProjections from '../../shaders/nn/fuse_projections.wgsl?raw';
 import headScores from '../../shaders/nn/head_scores.wgsl?raw';
 import keyGrads from '../../shaders/nn/key_grads.wgsl?raw';
 import loadProjected from '../../shaders/nn/load_projected.wgsl?raw';
 import permuteHeads from '../../shaders/nn/permute_heads.wgsl?raw';
+import softplusRates from '../../shaders/nn/softplus_rates.wgsl?raw';
 import blockLanes from '../../shaders/ops/attention/block_lanes.wgsl?raw';
 import decayGrad from '../../shaders/ops/attention/decay_grad.wgsl?raw';
 import decayRates from '../../shaders/ops/attention/decay_rates.wgsl?raw';
@@ -42,6 +44,7 @@ import convInputGrad from '../../shaders/ops/conv/conv_input_grad.wgsl?raw';
 import convNextHistory from '../../shaders/ops/conv/conv_next_history.wgsl?raw';
 import convParams from '../../shaders/ops/conv/conv_params.wgsl?raw';
 import convWeightGradPartials from '../../shaders/ops/conv/conv_weight_grad_partials.wgsl?raw';
+import atanhSeries from '../../shaders/ops/elementwise/atanh_series.wgsl?raw';
 import columnSum from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackward from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
 import embeddingBackward from '../../shaders/ops/embedding/embedding_backward.wgsl?raw';
@@ -92,11 +95,13 @@ import workgroupScan from '../../shaders/scan/workgroup_scan.wgsl?raw';
 const part = (name: string, code: string): WgslPart => ({ name, code });
 
 export const wgsl = {
+  decayParamGrad: part('nn/decay_param_grad', decayParamGrad),
   fuseProjections: part('nn/fuse_projections', fuseProjections),
   headScores: part('nn/head_scores', headScores),
   keyGrads: part('nn/key_grads', keyGrads),
   loadProjected: part('nn/load_projected', loadProjected),
   permuteHeads: part('nn/permute_heads', permuteHeads),
+  softplusRates: part('nn/softplus_rates', softplusRates),
   blockLanes: part('ops/attention/block_lanes', blockLanes),
   decayGrad: part('ops/attention/decay_grad', decayGrad),
   decayRates: part('ops/attention/decay_rates', decayRates),
@@ -132,6 +137,7 @@ export const wgsl = {
   convNextHistory: part('ops/conv/conv_next_history', convNextHistory),
   convParams: part('ops/conv/conv_params', convParams),
   convWeightGradPartials: part('ops/conv/conv_weight_grad_partials', convWeightGradPartials),
+  atanhSeries: part('ops/elementwise/atanh_series', atanhSeries),
   columnSum: part('ops/elementwise/column_sum', columnSum),
   geluBackward: part('ops/elementwise/gelu_backward', geluBackward),
   embeddingBackward: part('ops/embedding/embedding_backward', embeddingBackward),

@@ -39,6 +39,23 @@ export interface AarenLanguageModelConfig {
   eps?: number;
   /** Scan schedule of every layer (AarenModelConfig.schedule). */
   schedule?: AarenModelConfig['schedule'];
+  /** A learned recency decay per head in every layer (blocks.{l}.attention.decay; initial half-lives spread
+   * geometrically from 1 to 64 tokens over the heads); default true. false: the paper's plain layer, which sees
+   * its prefix as an unordered bag. */
+  recencyDecay?: boolean;
+}
+
+/** Initial half-lives of the recency decay, in tokens: spread geometrically over the heads from the first to the
+ * last (a known-good start: some heads look at the last few tokens, some at the whole window). */
+export const DECAY_HALF_LIVES = [1, 64] as const;
+
+/** theta of each head such that softplus(theta) = ln 2 / half-life, half-lives geometric over DECAY_HALF_LIVES. */
+export function initialDecay(heads: number): Float32Array {
+  const [first, last] = DECAY_HALF_LIVES;
+  return Float32Array.from({ length: heads }, (_, h) => {
+    const halfLife = heads === 1 ? Math.sqrt(first * last) : first * (last / first) ** (h / (heads - 1));
+    return Math.log(Math.expm1(Math.LN2 / halfLife)); // softplus^-1
+  });
 }
 
 /** Standard deviation of every initial weight matrix (GPT-2's): create draws N(0, INIT_STD^2). */
@@ -132,6 +149,7 @@ export function initialLanguageModelWeights(config: AarenLanguageModelConfig): R
     add(`${p}.attention.key`, [dModel, hd], 'normal');
     add(`${p}.attention.value`, [dModel, hd], 'normal');
     add(`${p}.attention.output`, [hd, dModel], 'normal');
+    if (config.recencyDecay ?? true) tensors[`${p}.attention.decay`] = { shape: [heads], data: initialDecay(heads) };
     add(`${p}.ln2.weight`, [dModel], 1);
     add(`${p}.ln2.bias`, [dModel], 0);
     add(`${p}.ffn.w1`, [dModel, dFF], 'normal');
@@ -237,6 +255,7 @@ export class AarenLanguageModel implements Trainable {
     checkObject<AarenLanguageModelConfig>('config', config, '{ vocabSize, layers, dModel, heads, headDim, dFF, seed }');
     for (const key of ['vocabSize', 'layers', 'dModel', 'heads', 'headDim', 'dFF'] as const) checkInteger(`config.${key}`, config[key], 1);
     if (config.seed !== undefined) checkInteger('config.seed', config.seed, 0, 2 ** 32 - 1);
+    if (config.recencyDecay !== undefined && typeof config.recencyDecay !== 'boolean') throw new TypeError(`config.recencyDecay must be a boolean, got ${typeof config.recencyDecay}`);
     const metadata: Record<string, string> = {};
     if (config.scale !== undefined) metadata.scale = String(config.scale);
     if (config.eps !== undefined) metadata.eps = String(config.eps);
@@ -282,7 +301,8 @@ export class AarenLanguageModel implements Trainable {
         headBias: upload(headBias.data, 'aaren lm_head.bias'),
       };
       const { layers, heads, headDim, dFF, scale, eps } = model.config;
-      return new AarenLanguageModel(device, { vocabSize, layers, dModel, heads, headDim, dFF, scale: scale!, eps: eps!, schedule }, model, weights);
+      const recencyDecay = model.config.weights.blocks.some((b) => b.attention.decay !== undefined);
+      return new AarenLanguageModel(device, { vocabSize, layers, dModel, heads, headDim, dFF, scale: scale!, eps: eps!, schedule, recencyDecay }, model, weights);
     } catch (error) {
       model.destroy();
       for (const buffer of made) buffer.destroy();

@@ -37,17 +37,22 @@ export interface LayerTrainDims {
   keyBias: boolean;
   valueBias: boolean;
   outputBias: boolean;
+  /** Recency decay per head: the parameter theta [heads], rate = softplus(theta) (slot decayRates); default false. */
+  decay?: boolean;
 }
 
 /** The raw weights (safetensors shapes), bound by the training plans and the refresh. */
-export type LayerWeightSlot = 'query' | 'key' | 'value' | 'outputWeight' | 'keyBias' | 'valueBias' | 'outputBias';
+export type LayerWeightSlot = 'query' | 'key' | 'value' | 'outputWeight' | 'keyBias' | 'valueBias' | 'outputBias' | 'decay';
+/** What the refresh derives from the raw weights for the scans: the fused projections (inference forward) and the
+ * decay rates softplus(theta) (every forward and the backward). */
+export type LayerDerivedSlot = 'keyQuery' | 'valueProj' | 'decayRates';
 /** What the training forward keeps for the backward (allocated by the trainer, bound to both plans). */
 export type LayerSavedSlot = 'saved.K' | 'saved.scores' | 'saved.values' | 'saved.heads' | 'saved.headRows' | 'saved.stats';
 /** One gradient buffer per raw weight. */
 export type LayerGradSlot = `grad.${LayerWeightSlot}`;
 /** The slots of the training plans: x, the output (+ residual), the constant initial state `carry`, weights,
  * saved activations, dY and dx, the gradients. */
-export type LayerTrainSlot = 'x' | 'output' | 'residual' | 'carry' | 'gradOutput' | 'gradInput' | LayerWeightSlot | LayerSavedSlot | LayerGradSlot;
+export type LayerTrainSlot = 'x' | 'output' | 'residual' | 'carry' | 'gradOutput' | 'gradInput' | 'decayRates' | LayerWeightSlot | LayerSavedSlot | LayerGradSlot;
 
 /** The layer's parameters by their safetensors suffix (blocks.{l}.attention.{name}), with their slot. */
 export const LAYER_PARAMETERS: readonly { name: string; slot: LayerWeightSlot; optional: boolean }[] = [
@@ -58,11 +63,12 @@ export const LAYER_PARAMETERS: readonly { name: string; slot: LayerWeightSlot; o
   { name: 'key_bias', slot: 'keyBias', optional: true },
   { name: 'value_bias', slot: 'valueBias', optional: true },
   { name: 'output_bias', slot: 'outputBias', optional: true },
+  { name: 'decay', slot: 'decay', optional: true },
 ];
 
 /** Whether the layer has the weight of `slot`. */
 export function hasWeight(dims: LayerTrainDims, slot: LayerWeightSlot): boolean {
-  return slot === 'keyBias' ? dims.keyBias : slot === 'valueBias' ? dims.valueBias : slot === 'outputBias' ? dims.outputBias : true;
+  return slot === 'keyBias' ? dims.keyBias : slot === 'valueBias' ? dims.valueBias : slot === 'outputBias' ? dims.outputBias : slot === 'decay' ? dims.decay === true : true;
 }
 
 /** The shape (as in safetensors) of a raw weight. */
@@ -74,6 +80,7 @@ export function weightShape(dims: LayerTrainDims, slot: LayerWeightSlot): number
     case 'outputWeight': return [hd, dims.dModel];
     case 'keyBias': case 'valueBias': return [hd];
     case 'outputBias': return [dims.dModel];
+    case 'decay': return [dims.heads];
   }
 }
 
@@ -129,7 +136,7 @@ export function planLayerTrainForward(dims: LayerTrainDims, batch: number, lengt
   const hd = heads * headDim;
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
   const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
-  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: true }, device);
+  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: true, decay: dims.decay === true, decayPeriod: heads }, device);
   const dispatches: Dispatch<LayerTrainSlot>[] = [
     matmul<LayerTrainSlot>(project(dims.keyBias), device, { a: 'x', weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: 'saved.K' }),
     matmul<LayerTrainSlot>(project(dims.valueBias), device, { a: 'x', weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: { scratch: 'V rows' } }),
@@ -141,7 +148,7 @@ export function planLayerTrainForward(dims: LayerTrainDims, batch: number, lengt
     },
     permute<LayerTrainSlot>(dims, batch, length, true, { scratch: 'V rows' }, 'saved.values', device),
     ...scan.dispatches.map((d) => rebind<ScanSlot, LayerTrainSlot>(d, {
-      scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', initialState: 'carry', finalState: null,
+      scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', initialState: 'carry', finalState: null, decay: 'decayRates',
     }, 'scan ')),
     permute<LayerTrainSlot>(dims, batch, length, false, 'saved.heads', 'saved.headRows', device),
     matmul<LayerTrainSlot>({ m: rows, n: dModel, k: hd, bias: dims.outputBias, residual, gelu: false }, device, {
@@ -182,16 +189,26 @@ export function planLayerBackward(dims: LayerTrainDims, batch: number, length: n
     a: 'saved.headRows', weight: 'gradOutput', result: 'grad.outputWeight',
   }));
   if (dims.outputBias) sums.push(columnSum<LayerTrainSlot>(rows, dModel, false, 'gradOutput', 'grad.outputBias', 'output bias ', device));
-  // The scan backward: ds [sequences, length], dv [sequences, length, headDim].
-  const scan = planPrefixScanBackward({ batch: sequences, length, headDim }, { schedule }, device);
+  // The scan backward: ds [sequences, length], dv [sequences, length, headDim] (and d(rate) per sequence).
+  const scan = planPrefixScanBackward({ batch: sequences, length, headDim }, { schedule, decay: dims.decay === true, decayPeriod: heads }, device);
   for (const d of scan.dispatches) {
     dispatches.push(rebind<BackwardSlot, LayerTrainSlot>(d, {
       scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', gradOutput: s('dO heads'),
       gradScores: s('ds'), gradValues: s('dv heads'), initialState: 'carry', gradFinalState: null, gradInitialState: null,
-      gradCarry: s('scan grad carry'), gradFirst: s('scan grad first'),
+      gradCarry: s('scan grad carry'), gradFirst: s('scan grad first'), decay: 'decayRates', gradDecay: s('d rates'),
     }, 'scan '));
   }
   for (const [name, bytes] of Object.entries(scan.scratch)) scratch[`scan ${name}`] = bytes;
+  if (dims.decay) {
+    // d theta_h = sigmoid(theta_h) sum_b d rate[b * heads + h].
+    scratch['d rates'] = sequences * 4;
+    dispatches.push({
+      kernel: { parts: [wgsl.decayParamGrad], constants: {} },
+      params: { batch, heads },
+      buffers: { theta: 'decay', grad_rates: s('d rates'), grad_theta: 'grad.decay' },
+      workgroups: [Math.ceil(heads / WORKGROUP), 1, 1],
+    });
+  }
   dispatches.push(permute<LayerTrainSlot>(dims, batch, length, false, s('dv heads'), s('dV rows'), device));
   const count = rows * hd;
   dispatches.push({
@@ -217,12 +234,14 @@ export function planLayerBackward(dims: LayerTrainDims, batch: number, length: n
   return { dispatches, scratch, optional };
 }
 
-/** The refresh of the fused projections (keyQuery, valueProj) from the raw weights (pure; fuse_projections.wgsl). */
-export function planLayerRefresh(dims: LayerTrainDims, device: PlanLimits): Plan<LayerWeightSlot | 'keyQuery' | 'valueProj'> {
+/** The refresh of what the layer derives from its raw weights (pure): the fused projections keyQuery, valueProj
+ * (fuse_projections.wgsl) and, with decay, the rates softplus(theta) (softplus_rates.wgsl). */
+export function planLayerRefresh(dims: LayerTrainDims, device: PlanLimits): Plan<LayerWeightSlot | LayerDerivedSlot> {
   const config = kernelConfig(device.limits, dims.headDim);
   const entries = dims.heads * (dims.dModel + 1);
+  const rates: Dispatch<LayerWeightSlot | LayerDerivedSlot>[] = dims.decay ? [planDecayRates(dims.heads)] : [];
   return {
-    dispatches: [{
+    dispatches: [...rates, {
       kernel: { parts: [wgsl.fuseProjections], constants: { WORKGROUP_SIZE: WORKGROUP } },
       params: {
         d_model: dims.dModel, heads: dims.heads, head_dim: dims.headDim, v_stride: config.blocks * config.lanes * 4, scale: dims.scale,
@@ -236,6 +255,16 @@ export function planLayerRefresh(dims: LayerTrainDims, device: PlanLimits): Plan
     }],
     scratch: {},
     optional: [],
+  };
+}
+
+/** decayRates = softplus(decay) for every head (softplus_rates.wgsl). */
+export function planDecayRates(heads: number): Dispatch<'decay' | 'decayRates'> {
+  return {
+    kernel: { parts: [wgsl.atanhSeries, wgsl.softplusRates], constants: {} },
+    params: { count: heads },
+    buffers: { theta: 'decay', rates: 'decayRates' },
+    workgroups: [Math.ceil(heads / WORKGROUP), 1, 1],
   };
 }
 

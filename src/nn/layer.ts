@@ -12,7 +12,7 @@
 import { type Plan, rebind, kernelProgram } from '../core/kernel.js';
 import { wgsl } from '../core/shader-sources.js';
 import { uploadFloat32 } from '../core/buffers.js';
-import { outputRows, type PlanLimits } from '../ops/attention/scan.js';
+import { decayParts, outputRows, type PlanLimits } from '../ops/attention/scan.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkOneOf } from '../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter } from '../core/device.js';
@@ -28,7 +28,7 @@ import { bufferLimit, checkBufferSizes } from '../core/validate.js';
 import { runGpuCall } from '../core/device.js';
 import {
   LAYER_PARAMETERS, hasWeight, layerSavedBytes, layerTrainBufferBytes, planLayerBackward, planLayerRefresh, planLayerTrainForward, weightShape,
-  type LayerTrainDims, type LayerWeightSlot,
+  type LayerDerivedSlot, type LayerTrainDims, type LayerWeightSlot,
 } from './layer-backward.js';
 import { PlanTrainer } from './trainer.js';
 import type { ModelTrainer, NamedParameter } from './parameters.js';
@@ -48,6 +48,9 @@ export interface AarenLayerWeights {
   valueBias?: Float32Array;
   /** [dModel], optional. */
   outputBias?: Float32Array;
+  /** [heads], optional: recency decay. Head h's rate is softplus(decay[h]) >= 0; token i weighs
+   * exp(s_i - rate (k - i)) at output k (the order-aware layer; absent: the paper's layer). */
+  decay?: Float32Array;
 }
 
 export interface AarenLayerConfig {
@@ -107,7 +110,7 @@ class LayerState extends ModuleState implements AarenState {
 }
 
 /** The buffers a layer plan binds: the caller's, the state's, and the layer's weights. */
-export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias';
+export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias' | 'decayRates';
 
 /** The sizes that fix a layer's kernels. */
 export interface LayerDims {
@@ -115,6 +118,8 @@ export interface LayerDims {
   heads: number;
   headDim: number;
   outputBias: boolean;
+  /** Recency decay: one rate per head in decayRates (default false). */
+  decay?: boolean;
 }
 
 /** Vec4s per value row of one head in value_proj: the head's channels zero-padded to whole channel blocks. */
@@ -122,10 +127,11 @@ const valueStride = (config: KernelConfig) => config.blocks * config.lanes;
 
 /** The attention operator fed by the fused projection (load_projected.wgsl), writing head-major outputs. */
 function projectedOperator(dims: LayerDims, config: KernelConfig): ScanOperator<LayerSlot> {
+  const rates = decayParts<LayerSlot>(dims.decay === true ? 'decayRates' : null, dims.heads); // sequences b * heads + h
   return {
     common: [wgsl.lseCombine],
-    constants: { D_MODEL: dims.dModel, HEADS: dims.heads, V_STRIDE: valueStride(config) },
-    source: { parts: [wgsl.loadProjected], buffers: { x: 'x', key_query: 'keyQuery', value_proj: 'valueProj' } },
+    constants: { D_MODEL: dims.dModel, HEADS: dims.heads, V_STRIDE: valueStride(config), ...rates.constants },
+    source: { parts: [...rates.parts, wgsl.loadProjected], buffers: { x: 'x', key_query: 'keyQuery', value_proj: 'valueProj', ...rates.buffers } },
     sink: { parts: [outputRows(config), wgsl.storeOutputs], buffers: { outputs: { scratch: 'heads' } } },
   };
 }
@@ -176,7 +182,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     super(device, 'AarenLayer', dModel, Math.max(dModel, heads * headDim), heads);
   }
 
-  private refreshPlan?: PreparedPlan<LayerWeightSlot | 'keyQuery' | 'valueProj'>;
+  private refreshPlan?: PreparedPlan<LayerWeightSlot | LayerDerivedSlot>;
 
   /** Uploads the weights (query folded into the key projection) and compiles the kernels its passes use. */
   static async create(device: GPUDevice, config: AarenLayerConfig): Promise<AarenLayer> {
@@ -205,6 +211,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     const keyBias = check('keyBias', hd, 'heads*headDim', true);
     const valueBias = check('valueBias', hd, 'heads*headDim', true);
     const outputBias = check('outputBias', dModel, 'dModel', true);
+    const decay = check('decay', heads, 'heads', true);
     const schedule = checkOneOf('config.schedule', config.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
 
     const kc = kernelConfig(device.limits, headDim);
@@ -224,7 +231,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     }
     // Compile what this layer's passes use now (compiling costs seconds on CPU adapters), so that the encode
     // paths find them ready: recurrent always (one-token passes), the tile kernels for sequential and parallel.
-    const dims = { dModel, heads, headDim, outputBias: outputBias !== undefined };
+    const dims = { dModel, heads, headDim, outputBias: outputBias !== undefined, decay: decay !== undefined };
     const op = projectedOperator(dims, kc);
     const cpu = isCpuAdapter(device);
     const limits = { limits: device.limits, cpu };
@@ -240,6 +247,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
       outputWeight: uploadFloat32(device, output, 'aaren output projection'),
     };
     if (outputBias) weights.outputBias = uploadFloat32(device, outputBias, 'aaren output bias');
+    if (decay) weights.decayRates = uploadFloat32(device, Float32Array.from(decay, softplus), 'aaren decay rates');
     const raw: Partial<Record<LayerWeightSlot, GPUBuffer>> = {
       query: uploadFloat32(device, query, 'aaren query'),
       key: uploadFloat32(device, key, 'aaren key'),
@@ -247,6 +255,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     };
     if (keyBias) raw.keyBias = uploadFloat32(device, keyBias, 'aaren key bias');
     if (valueBias) raw.valueBias = uploadFloat32(device, valueBias, 'aaren value bias');
+    if (decay) raw.decay = uploadFloat32(device, decay, 'aaren decay');
     return new AarenLayer(device, dModel, heads, headDim, scale, schedule, weights, raw);
   }
 
@@ -263,7 +272,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
   }
 
   protected planFor(batch: number, length: number, residual: boolean): Plan<LayerSlot> {
-    const dims = { dModel: this.dModel, heads: this.heads, headDim: this.headDim, outputBias: this.weights.outputBias !== undefined };
+    const dims = this.layerDims;
     const device = { limits: this.device.limits, cpu: isCpuAdapter(this.device) };
     return planLayerForward(dims, batch, length, layerSchedule(this.schedule, dims, batch, length, device), residual, device);
   }
@@ -278,9 +287,9 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     return { ...this.weights, carry: s?.buffer, final: s?.next };
   }
 
-  /** @internal */
-  get hasOutputBias(): boolean {
-    return this.weights.outputBias !== undefined;
+  /** @internal The sizes and options that fix this layer's inference kernels. */
+  get layerDims(): LayerDims {
+    return { dModel: this.dModel, heads: this.heads, headDim: this.headDim, outputBias: this.weights.outputBias !== undefined, decay: this.raw.decay !== undefined };
   }
 
   protected statesOf(state: AarenState): LayerState[] {
@@ -300,12 +309,14 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     return {
       dModel: this.dModel, heads: this.heads, headDim: this.headDim, scale: this.scale,
       keyBias: this.raw.keyBias !== undefined, valueBias: this.raw.valueBias !== undefined, outputBias: this.weights.outputBias !== undefined,
+      decay: this.raw.decay !== undefined,
     };
   }
 
-  /** @internal The raw weights by slot (query, key, value, outputWeight and the biases the layer has). */
-  weightSlots(): Partial<Record<LayerWeightSlot, GPUBuffer>> {
-    return { ...this.raw, outputWeight: this.weights.outputWeight, outputBias: this.weights.outputBias };
+  /** @internal The raw weights by slot (query, key, value, outputWeight, the biases and decay the layer has), and
+   * the decay rates derived from decay (the training plans bind them too). */
+  weightSlots(): Partial<Record<LayerWeightSlot | 'decayRates', GPUBuffer>> {
+    return { ...this.raw, outputWeight: this.weights.outputWeight, outputBias: this.weights.outputBias, decayRates: this.weights.decayRates };
   }
 
   /**
@@ -400,7 +411,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     const s = state === undefined ? undefined : (this.checkState('state', state, batch) as LayerState);
     await checkLiveDevice('AarenLayer.device', this.device);
     const dims = this.trainDims;
-    const names = { query: 'query', key: 'key', value: 'value', output: 'output', key_bias: 'keyBias', value_bias: 'valueBias', output_bias: 'outputBias' } as Record<string, keyof LayerGradients>;
+    const names = { query: 'query', key: 'key', value: 'value', output: 'output', key_bias: 'keyBias', value_bias: 'valueBias', output_bias: 'outputBias', decay: 'decay' } as Record<string, keyof LayerGradients>;
     if (n === 0) {
       const gradients = {} as LayerGradients;
       for (const p of LAYER_PARAMETERS.filter((q) => hasWeight(dims, q.slot))) gradients[names[p.name]!] = new Float32Array(weightShape(dims, p.slot).reduce((a, b) => a * b, 1));
@@ -427,12 +438,19 @@ export interface LayerGradients {
   keyBias?: Float32Array;
   valueBias?: Float32Array;
   outputBias?: Float32Array;
+  /** d loss / d theta (the decay parameter, [heads]). */
+  decay?: Float32Array;
 }
 
 export interface LayerBackwardResult {
   output: Float32Array;
   gradInput: Float32Array;
   gradients: LayerGradients;
+}
+
+/** softplus(t) = log(1 + e^t) in float64, as softplus_rates.wgsl computes it on the GPU (stable for any t). */
+export function softplus(t: number): number {
+  return Math.max(t, 0) + Math.log1p(Math.exp(-Math.abs(t)));
 }
 
 /** Reads every parameter back (one submit). */

@@ -6,7 +6,7 @@
 // LayerNorm. Parallel forward, block-wise forward with state, and step come from SequenceModule (sequence.ts).
 import { type Dispatch, type Plan, kernelProgram, rebind } from '../core/kernel.js';
 import { uploadFloat32 } from '../core/buffers.js';
-import { AarenLayer, layerSchedule, planLayerForward, type AarenLayerConfig, type AarenLayerWeights, type AarenState, type LayerSlot } from './layer.js';
+import { AarenLayer, layerSchedule, planLayerForward, type AarenLayerConfig, type AarenLayerWeights, type AarenState, type LayerDims, type LayerSlot } from './layer.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { planLayerNorm, type LayerNormSlot } from '../ops/layer-norm.js';
 import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from '../io/safetensors.js';
@@ -90,8 +90,8 @@ export interface ModelDims {
   headDim: number;
   dFF: number;
   eps: number;
-  /** Per layer: whether it has an output bias. */
-  outputBias: boolean[];
+  /** Per layer: what fixes its kernels (output bias, decay). */
+  layer: LayerDims[];
 }
 
 /**
@@ -114,14 +114,14 @@ export function planModelForward(dims: ModelDims, batch: number, length: number,
   let cur: Ref = 'x';
   for (let l = 0; l < dims.layers; l++) {
     const b = (slot: BlockSlot) => `b${l}.${slot}` as ModelSlot;
-    const layerDims = { dModel, heads: dims.heads, headDim: dims.headDim, outputBias: dims.outputBias[l]! };
+    const layerDims = dims.layer[l]!;
     const layer = planLayerForward(layerDims, batch, length, layerSchedule(schedule ?? 'auto', layerDims, batch, length, device), true, device);
     for (const [name, bytes] of Object.entries(layer.scratch)) allScratch[`b${l} ${name}`] = bytes;
     dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: cur, gamma: b('ln1.gamma'), beta: b('ln1.beta'), result: scratch.normed }));
     for (const d of layer.dispatches) {
       dispatches.push(rebind<LayerSlot, ModelSlot>(d, {
         x: scratch.normed, output: scratch.p, residual: cur, carry: b('carry'), final: b('final'),
-        keyQuery: b('keyQuery'), valueProj: b('valueProj'), outputWeight: b('outputWeight'), outputBias: b('outputBias'),
+        keyQuery: b('keyQuery'), valueProj: b('valueProj'), outputWeight: b('outputWeight'), outputBias: b('outputBias'), decayRates: b('decayRates'),
       }, `b${l} `));
     }
     dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: scratch.p, gamma: b('ln2.gamma'), beta: b('ln2.beta'), result: scratch.normed }));
@@ -229,7 +229,7 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
 
   protected planFor(batch: number, length: number): Plan<ModelSlot> {
     const { layers, dModel, heads, headDim, dFF } = this.config;
-    const dims = { layers, dModel, heads, headDim, dFF, eps: this.config.eps!, outputBias: this.blocks.map((b) => b.hasOutputBias) };
+    const dims = { layers, dModel, heads, headDim, dFF, eps: this.config.eps!, layer: this.blocks.map((b) => b.layerDims) };
     return planModelForward(dims, batch, length, this.config.schedule, { limits: this.device.limits, cpu: isCpuAdapter(this.device) });
   }
 
@@ -377,6 +377,8 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
 // blocks.{l}.attention.output                      [heads * headDim, dModel]
 // blocks.{l}.attention.key_bias / .value_bias      [heads * headDim]            optional
 // blocks.{l}.attention.output_bias                 [dModel]                     optional
+// blocks.{l}.attention.decay                       [heads]                      optional: recency decay theta
+//                                                  (rate = softplus(theta)); absent in the paper's plain layer
 // blocks.{l}.ln2.weight / .bias                    [dModel]
 // blocks.{l}.ffn.w1 [dModel, dFF], .b1 [dFF], .w2 [dFF, dModel], .b2 [dModel]
 // final_norm.weight / .bias                        [dModel]
@@ -421,6 +423,9 @@ export function modelFromSafetensorsFile({ tensors, metadata }: SafetensorsFile)
     const kb = optional(`${p}.attention.key_bias`);
     const vb = optional(`${p}.attention.value_bias`);
     const ob = optional(`${p}.attention.output_bias`);
+    const decay = tensors.get(`${p}.attention.decay`);
+    if (decay && decay.shape.length !== 1) throw new RangeError(`safetensors: tensor ${p}.attention.decay has shape [${decay.shape.join(', ')}], expected [heads]`);
+    if (decay) attention.decay = decay.data;
     if (kb) attention.keyBias = kb;
     if (vb) attention.valueBias = vb;
     if (ob) attention.outputBias = ob;
@@ -449,6 +454,7 @@ export function modelToSafetensors(config: AarenModelConfig): Uint8Array {
     if (b.attention.keyBias) tensors[`${p}.attention.key_bias`] = { shape: [hd], data: b.attention.keyBias };
     if (b.attention.valueBias) tensors[`${p}.attention.value_bias`] = { shape: [hd], data: b.attention.valueBias };
     if (b.attention.outputBias) tensors[`${p}.attention.output_bias`] = { shape: [dModel], data: b.attention.outputBias };
+    if (b.attention.decay) tensors[`${p}.attention.decay`] = { shape: [heads], data: b.attention.decay };
     tensors[`${p}.ln2.weight`] = { shape: [dModel], data: b.ln2.weight };
     tensors[`${p}.ln2.bias`] = { shape: [dModel], data: b.ln2.bias };
     tensors[`${p}.ffn.w1`] = { shape: [dModel, dFF], data: b.ffn.w1 };

@@ -13,7 +13,7 @@
 // With recency decay the same holds with L_{i+1} = log(e^{L_i - r} + e^{s_{i+1}}): lambda_i = e^{L_i - r - L_{i+1}}
 // = 1 - pi_{i+1}, so only the ratio form below subtracts the rate r = sequence_decay(b).
 // Composed with: scan_params, lse_backward (NO_PASS, is_masked_score), stats_read, rows_*<grad_output>,
-// rows_*<forward_output>, decay_rates or no_decay. Needs `const DOT_IN_SCAN` (1: D = 0, the scan forms it).
+// rows_*<forward_output>, decay_rates or no_decay, atanh_series. Needs `const DOT_IN_SCAN` (1: D = 0, the scan forms it).
 
 var<storage, read> scores: array<f32>;
 
@@ -37,16 +37,7 @@ fn log_one_minus(p: f32, st: vec2<f32>, next: vec2<f32>, rate: f32) -> f32 {
   if (p > 0.5) {
     return min((st.x - rate - next.x) + log(st.y / next.y), 0.0);
   }
-  let z = p / (2.0 - p);
-  let z2 = z * z;
-  var t = 1.0 / 13.0;
-  t = t * z2 + 1.0 / 11.0;
-  t = t * z2 + 1.0 / 9.0;
-  t = t * z2 + 1.0 / 7.0;
-  t = t * z2 + 1.0 / 5.0;
-  t = t * z2 + 1.0 / 3.0;
-  t = t * z2 + 1.0;
-  return -2.0 * z * t;
+  return -2.0 * atanh_series(p / (2.0 - p));
 }
 var<storage, read_write> grad_terms: array<vec4<f32>>;
 

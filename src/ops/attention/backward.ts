@@ -43,6 +43,9 @@ export interface PrefixScanBackwardOptions extends ChunkOptions {
   /** The forward had recency decay (PrefixScanOptions.decay): buffers.decay holds the rates and buffers.gradDecay
    * receives dLoss/d(rate) per sequence. */
   decay?: boolean;
+  /** With decay: the rates repeat every `decayPeriod` sequences (PrefixScanOptions.decayPeriod); gradDecay is
+   * still one per sequence. */
+  decayPeriod?: number;
 }
 
 /** Buffers for PrefixScanBackward.encode; all need STORAGE usage. */
@@ -124,7 +127,7 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   const schedule = chooseSchedule(options.schedule ?? 'auto', device.cpu, shape.batch * config.blocks, options.targetWorkgroups);
   const optional: BackwardSlot[] = ['initialState', 'gradFinalState', 'gradInitialState'];
   const decay = options.decay === true;
-  const rates = decayParts<BackwardSlot>(decay ? 'decay' : null);
+  const rates = decayParts<BackwardSlot>(decay ? 'decay' : null, options.decayPeriod);
   if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
   const { batch, length, headDim } = shape;
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
@@ -148,7 +151,7 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   const rowWorkgroups: [number, number, number] = [x, Math.ceil(rowGroups / x), 1];
   const terms: Dispatch<BackwardSlot> = {
     kernel: {
-      parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), ...rates.parts, wgsl.gradTerms],
+      parts: [wgsl.scanParams, wgsl.stateLayout, wgsl.lseBackward, wgsl.statsRead, gradOutputRows(config), forwardOutputRows(config), ...rates.parts, wgsl.atanhSeries, wgsl.gradTerms],
       constants: { LANES: config.lanes, DOT_IN_SCAN: recurrent ? 1 : 0, ...rates.constants },
     },
     params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: x, has_carry: 0, write_final: 0 },
@@ -222,7 +225,8 @@ export class PrefixScanBackward {
     readonly schedule: ScanSchedule,
     private readonly prepared: PreparedPlan<BackwardSlot>,
     private readonly ends: { gradCarry: GPUBuffer; gradFirst: GPUBuffer },
-    readonly decay = false,
+    /** Decay rates buffers.decay holds (0: no decay). */
+    private readonly rates = 0,
   ) {}
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
@@ -238,6 +242,7 @@ export class PrefixScanBackward {
     if (options.tilesPerChunk !== undefined) checkInteger('options.tilesPerChunk', options.tilesPerChunk, 1);
     if (options.targetWorkgroups !== undefined) checkInteger('options.targetWorkgroups', options.targetWorkgroups, 1);
     if (options.decay !== undefined && typeof options.decay !== 'boolean') throw new TypeError(`options.decay must be a boolean, got ${typeof options.decay}`);
+    if (options.decayPeriod !== undefined) checkInteger('options.decayPeriod', options.decayPeriod, 1);
     const plan = planPrefixScanBackward(shape, options, { limits: device.limits, cpu: isCpuAdapter(device) });
     if (shape.batch > maxGroups && plan.dispatches.length > 0) {
       throw new RangeError(`shape.batch ${shape.batch}: the scan dispatches one workgroup row per sequence, at most ${maxGroups}`);
@@ -247,7 +252,8 @@ export class PrefixScanBackward {
     const prepared = await PreparedPlan.create(device, plan, 'aaren scan backward');
     const bytes = Math.max(16, stateBytes(shape.batch, shape.headDim));
     const ends = { gradCarry: createStorageBuffer(device, bytes, 'aaren backward carry'), gradFirst: createStorageBuffer(device, bytes, 'aaren backward first') };
-    return new PrefixScanBackward(device, { ...shape }, plan.config, plan.schedule, prepared, ends, options.decay === true);
+    const rates = options.decay ? Math.min(shape.batch, options.decayPeriod ?? shape.batch) : 0;
+    return new PrefixScanBackward(device, { ...shape }, plan.config, plan.schedule, prepared, ends, rates);
   }
 
   /** Bytes of a state buffer for this batch (initialState, gradFinalState, gradInitialState). */
@@ -281,8 +287,8 @@ export class PrefixScanBackward {
     for (const name of ['initialState', 'gradFinalState', 'gradInitialState'] as const) {
       if (buffers[name] !== undefined) resolved[name] = checkStorageBuffer(`buffers.${name}`, buffers[name], this.stateBytes);
     }
-    if (this.decay) {
-      resolved.decay = checkStorageBuffer('buffers.decay', buffers.decay, batch * 4);
+    if (this.rates > 0) {
+      resolved.decay = checkStorageBuffer('buffers.decay', buffers.decay, this.rates * 4);
       resolved.gradDecay = checkStorageBuffer('buffers.gradDecay', buffers.gradDecay, batch * 4);
     } else if (buffers.decay !== undefined || buffers.gradDecay !== undefined) {
       throw new TypeError('buffers.decay / buffers.gradDecay are given but this PrefixScanBackward was created without options.decay');

@@ -38,6 +38,9 @@ export interface PrefixScanOptions extends ChunkOptions {
   /** Recency decay: token i weighs exp(s_i - lambda (k - i)) at output k, with one rate lambda >= 0 per sequence
    * in `buffers.decay` ([batch] f32; lse_combine.wgsl). A rate of 0 is the plain scan, bit for bit. */
   decay?: boolean;
+  /** With decay: the rates repeat every `decayPeriod` sequences (buffers.decay holds that many; default: one per
+   * sequence). The Aaren layer's sequences are b * heads + h with one rate per head: decayPeriod = heads. */
+  decayPeriod?: number;
 }
 
 /** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts as in the README. */
@@ -73,8 +76,8 @@ export function decayParts<S extends string>(decay: S | null, period = PER_SEQUE
 }
 
 /** The attention operator over tokens (s, 1, v), writing o = w / u rows: the forward scan of prefixAttention. */
-export function attentionOperator(config: KernelConfig, saveStats = false, decay = false): ScanOperator<ScanSlot> {
-  const rates = decayParts<ScanSlot>(decay ? 'decay' : null);
+export function attentionOperator(config: KernelConfig, saveStats = false, decay = false, decayPeriod?: number): ScanOperator<ScanSlot> {
+  const rates = decayParts<ScanSlot>(decay ? 'decay' : null, decayPeriod);
   return {
     common: [wgsl.lseCombine],
     constants: rates.constants,
@@ -91,8 +94,8 @@ const storeOutputsRenamed = instantiate(wgsl.storeOutputs, 'store_prefix', 'stor
 /** The forward's recurrent kernel (recurrent_lse_scan.wgsl): the operator's combine specialised into one shared
  * frame and one multiply-add per channel and token. Four vec4 lanes per invocation whatever the config's lanes
  * (they are a mat4x4 there, block_lanes.wgsl; lanes past the row are clamped), so its channel blocks are ceil(headDim / 16). */
-export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolean, decay = false): Kernel {
-  const rates = decayParts(decay ? 'decay' : null);
+export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolean, decay = false, decayPeriod?: number): Kernel {
+  const rates = decayParts(decay ? 'decay' : null, decayPeriod);
   return {
     parts: [wgsl.lseCombine, ...rates.parts, wgsl.stateLayout, wgsl.scanParams, stateAccess.carryIn, stateAccess.finalState, valueRows(config), outputRows(config), wgsl.blockLanes, wgsl.recurrentLseScan],
     constants: { LANES: 4, WORKGROUP_SIZE: RECURRENT_WORKGROUP, RUN_LENGTH: RECURRENT_RUN_LENGTH, SAVE_STATS: saveStats ? 1 : 0, ...rates.constants },
@@ -100,10 +103,10 @@ export function recurrentAttentionKernel(config: KernelConfig, saveStats: boolea
 }
 
 /** The recurrent schedule's one dispatch of a many-to-many forward scan. */
-export function recurrentAttentionDispatch(shape: ScanShape, config: KernelConfig, saveStats: boolean, decay = false): Dispatch<ScanSlot> {
+export function recurrentAttentionDispatch(shape: ScanShape, config: KernelConfig, saveStats: boolean, decay = false, decayPeriod?: number): Dispatch<ScanSlot> {
   const blocks = Math.ceil(shape.headDim / 16);
   return {
-    kernel: recurrentAttentionKernel(config, saveStats, decay),
+    kernel: recurrentAttentionKernel(config, saveStats, decay, decayPeriod),
     params: {
       batch: shape.batch, count: shape.length, head_dim: shape.headDim, tiles_per_chunk: 1, chunks: 1,
       has_carry: { ifBound: 'initialState' }, write_final: { ifBound: 'finalState' },
@@ -125,12 +128,12 @@ export function planPrefixScan(shape: ScanShape, options: PrefixScanOptions, dev
   const schedule = chooseSchedule(options.schedule ?? 'auto', device.cpu, shape.batch * config.blocks, options.targetWorkgroups);
   const saveStats = options.saveStats === true && (options.outputs ?? 'all') === 'all';
   const decay = options.decay === true;
-  const op = attentionOperator(config, saveStats, decay);
+  const op = attentionOperator(config, saveStats, decay, options.decayPeriod);
   const geometry = { sequences: shape.batch, count: shape.length, channels: shape.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension };
   const optional: ScanSlot[] = ['initialState', 'finalState'];
   if (shape.batch * shape.length === 0) return { dispatches: [], scratch: {}, optional, schedule, config };
   if ((options.outputs ?? 'all') === 'all') {
-    if (schedule === 'recurrent') return { dispatches: [recurrentAttentionDispatch(shape, config, saveStats, decay)], scratch: {}, optional, schedule, config };
+    if (schedule === 'recurrent') return { dispatches: [recurrentAttentionDispatch(shape, config, saveStats, decay, options.decayPeriod)], scratch: {}, optional, schedule, config };
     return { ...planScan(op, geometry, schedule, { carry: 'initialState', final: 'finalState' }, options), optional, schedule, config };
   }
   const reduce = planReduce(op, geometry, schedule, options);
@@ -158,7 +161,8 @@ export class PrefixScan {
     readonly schedule: ScanSchedule,
     private readonly prepared: PreparedPlan<ScanSlot>,
     readonly saveStats = false,
-    readonly decay = false,
+    /** Decay rates buffers.decay holds (0: no decay). */
+    private readonly rates = 0,
   ) {}
 
   /** Compiles (or takes from the per-device cache) the pipelines and allocates the scratch for one shape. */
@@ -181,7 +185,8 @@ export class PrefixScan {
     checkBufferSizes(`shape batch ${shape.batch} x length ${shape.length} x headDim ${shape.headDim}`,
       scanBufferBytes(shape, outputs, plan.schedule === 'parallel' ? plan.config.tile : 0), bufferLimit(device.limits));
     const prepared = await PreparedPlan.create(device, plan, 'aaren scan');
-    return new PrefixScan(device, { ...shape }, outputs, plan.config, plan.schedule, prepared, options.saveStats === true, options.decay === true);
+    const rates = options.decay ? Math.min(shape.batch, options.decayPeriod ?? shape.batch) : 0;
+    return new PrefixScan(device, { ...shape }, outputs, plan.config, plan.schedule, prepared, options.saveStats === true, rates);
   }
 
   /** Floats of `output`: batch * length * headDim ('all') or batch * headDim ('last'). */
@@ -214,7 +219,7 @@ export class PrefixScan {
     if (buffers.initialState !== undefined) resolved.initialState = checkStorageBuffer('buffers.initialState', buffers.initialState, this.stateBytes);
     if (buffers.finalState !== undefined) resolved.finalState = checkStorageBuffer('buffers.finalState', buffers.finalState, this.stateBytes);
     if (this.saveStats) resolved.stats = checkStorageBuffer('buffers.stats', buffers.stats, batch * length * 8);
-    if (this.decay) resolved.decay = checkStorageBuffer('buffers.decay', buffers.decay, batch * 4);
+    if (this.rates > 0) resolved.decay = checkStorageBuffer('buffers.decay', buffers.decay, this.rates * 4);
     else if (buffers.decay !== undefined) throw new TypeError('buffers.decay is given but this PrefixScan was created without options.decay');
     if (this.outputs === 'last' && !resolved.finalState) {
       throw new TypeError("buffers.finalState is required when outputs is 'last' (it receives the final state)");
