@@ -301,7 +301,7 @@ export class AarenLanguageModel implements Trainable {
         headBias: upload(headBias.data, 'aaren lm_head.bias'),
       };
       const { layers, heads, headDim, dFF, scale, eps } = model.config;
-      const recencyDecay = model.config.weights.blocks.some((b) => b.attention.decay !== undefined);
+      const recencyDecay = modelConfig.weights.blocks.some((b) => b.attention.decay !== undefined);
       return new AarenLanguageModel(device, { vocabSize, layers, dModel, heads, headDim, dFF, scale: scale!, eps: eps!, schedule, recencyDecay }, model, weights);
     } catch (error) {
       model.destroy();
