@@ -159,7 +159,7 @@ export function referenceLayerBackward(
 
   // Forward outputs (scan with zero gradient) to get O, then y, then dO, then the real scan backward.
   const gradO = new Float64Array(seqs * length * headDim);
-  const forward = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState });
+  const forward = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState, decay });
   const O = new Float64Array(rows * hd);
   const toRows = (scan: Float64Array, out: Float64Array) => {
     for (let b = 0; b < batch; b++)
@@ -174,7 +174,7 @@ export function referenceLayerBackward(
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < length; i++)
         for (let c = 0; c < headDim; c++) gradO[((b * heads + h) * length + i) * headDim + c] = out.gradInput[(b * length + i) * hd + h * headDim + c]!;
-  const scan = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState });
+  const scan = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState, decay });
 
   const dK = new Float64Array(rows * hd);
   const dV = new Float64Array(rows * hd);
