@@ -11,7 +11,7 @@ export { AarenModel, modelFromSafetensors, modelToSafetensors } from './nn/model
 export type { AarenModelConfig, AarenModelState, AarenBlockWeights, AarenNormWeights } from './nn/model.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export type { SafetensorsFile, SafetensorsTensor, SafetensorsDtype } from './io/safetensors.js';
-export { referenceLayer, referenceLayerState, referenceModel, layerNormReference, geluReference, matmulReference } from './reference/layer.js';
+export { referenceLayer, referenceLayerState, cloneReferenceLayerState, referenceDecayRates, softplusReference, referenceModel, layerNormReference, geluReference, matmulReference } from './reference/layer.js';
 export type { ReferenceLayerConfig, ReferenceLayerWeights, ReferenceLayerState, ReferenceModelConfig } from './reference/layer.js';
 export { referenceScanBackward } from './reference/scan-backward.js';
 export type { ReferenceStateBatch, ReferenceStateBatch64, ReferenceScanBackwardInput, ReferenceScanBackwardOptions, ReferenceScanBackwardResult } from './reference/scan-backward.js';

@@ -14,7 +14,9 @@ import { referenceQuadratic, referenceRecurrence } from '../src/reference/scan.j
 import type { ReferenceState } from '../src/reference/scan.js';
 import { referenceScanBackward } from '../src/reference/scan-backward.js';
 import type { ReferenceStateBatch64 } from '../src/reference/scan-backward.js';
-import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/reference/layer.js';
+import {
+  cloneReferenceLayerState, geluReference, layerNormReference, matmulReference, referenceLayer, referenceLayerState, referenceModel, softplusReference,
+} from '../src/reference/layer.js';
 import type { ReferenceLayerState, ReferenceLayerWeights, ReferenceModelBlock } from '../src/reference/layer.js';
 import {
   geluBackward, layerNormBackward, matmulBackward, referenceLayerBackward, referenceModelBackward, referenceModelNamedWeights,
@@ -434,6 +436,21 @@ describe('scan backward', () => {
 // ---------------------------------------------------------------------------------------------------------------
 // Layer pieces, layer, model
 
+function layerWeights(dModel: number, heads: number, headDim: number, biases: boolean, random: () => number): ReferenceLayerWeights {
+  const hd = heads * headDim;
+  const w: ReferenceLayerWeights = {
+    query: randn(hd, random), key: randn(dModel * hd, random, 0.7), value: randn(dModel * hd, random, 0.7), output: randn(hd * dModel, random, 0.5),
+  };
+  if (biases) {
+    w.keyBias = randn(hd, random, 0.3);
+    w.valueBias = randn(hd, random, 0.3);
+    w.outputBias = randn(dModel, random, 0.3);
+  }
+  return w;
+}
+
+const cloneState = (s: ReferenceLayerState | undefined) => (s ? cloneReferenceLayerState(s) : undefined);
+
 describe('layer and model backward', () => {
   test('LayerNorm, GELU and matmul backward match finite differences', () => {
     const random = mulberry32(70);
@@ -463,21 +480,6 @@ describe('layer and model backward', () => {
     expectFd((v) => dot(my, matmulReference(a, v, m, k, n, bias)), w, mm.gradWeight, 'matmul dW');
     expectFd((v) => dot(my, matmulReference(a, w, m, k, n, v)), bias, mm.gradBias, 'matmul dbias');
   });
-
-  function layerWeights(dModel: number, heads: number, headDim: number, biases: boolean, random: () => number): ReferenceLayerWeights {
-    const hd = heads * headDim;
-    const w: ReferenceLayerWeights = {
-      query: randn(hd, random), key: randn(dModel * hd, random, 0.7), value: randn(dModel * hd, random, 0.7), output: randn(hd * dModel, random, 0.5),
-    };
-    if (biases) {
-      w.keyBias = randn(hd, random, 0.3);
-      w.valueBias = randn(hd, random, 0.3);
-      w.outputBias = randn(dModel, random, 0.3);
-    }
-    return w;
-  }
-
-  const cloneState = (s: ReferenceLayerState | undefined) => s?.map((h) => ({ m: h.m, u: h.u, w: Float64Array.from(h.w) }));
 
   test.each([
     ['2 heads, biases', 5, 2, 3, true, false],
@@ -591,6 +593,275 @@ describe('language model', () => {
     const emb = r.gradients.token_embedding!;
     for (const t of [2, 4, 6]) expect(maxAbs(emb.subarray(t * dModel, (t + 1) * dModel))).toBe(0);
     expect(maxAbs(emb.subarray(dModel, 2 * dModel))).toBeGreaterThan(0);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------------
+// Order-aware layer: recency decay (theta, rate = softplus(theta)) and the causal depthwise conv of width 4
+
+/** Layer weights with the order-aware features: decay theta per head around 0 (rates ~0.3..1.3), conv taps ~0.4. */
+function orderAwareWeights(dModel: number, heads: number, headDim: number, biases: boolean, random: () => number, features: { decay: boolean; conv: boolean }): ReferenceLayerWeights {
+  const w = layerWeights(dModel, heads, headDim, biases, random);
+  if (features.decay) w.decay = randn(heads, random, 0.8);
+  if (features.conv) w.conv = randn(dModel * 4, random, 0.4);
+  return w;
+}
+
+/** A carried state: random head states, and a random conv history when `dModel` is given. */
+function randomLayerState(batch: number, heads: number, headDim: number, random: () => number, dModel?: number): ReferenceLayerState {
+  const state: ReferenceLayerState = Array.from({ length: batch * heads }, () => {
+    const u = 0.5 + random();
+    return { m: normal(random), u, w: randn(headDim, random, u) };
+  });
+  if (dModel !== undefined) state.convHistory = randn(batch * 3 * dModel, random);
+  return state;
+}
+
+/**
+ * The layer written from the contract's quadratic form, independent of referenceLayer's recurrence: x' by the conv
+ * sum over j with x_{t-j} from the history, keys and values from x', and output k of head h the softmax over
+ * i <= k of s_i - rate_h (k - i), plus the carried state (m0, u0, w0) as one more term of weight u0 e^{m0 - rate_h k - rate_h}.
+ */
+function orderAwareDirect(
+  dims: { dModel: number; heads: number; headDim: number; scale: number }, wt: ReferenceLayerWeights, x: ArrayLike<number>, batch: number, length: number,
+  state?: ReferenceLayerState,
+): Float64Array {
+  const { dModel, heads, headDim, scale } = dims;
+  const hd = heads * headDim;
+  const xAt = (b: number, t: number, d: number) =>
+    t >= 0 ? x[(b * length + t) * dModel + d]! : state?.convHistory ? state.convHistory[(b * 3 + 3 + t) * dModel + d]! : 0;
+  const xc = new Float64Array(batch * length * dModel);
+  for (let b = 0; b < batch; b++)
+    for (let t = 0; t < length; t++)
+      for (let d = 0; d < dModel; d++) {
+        let v = xAt(b, t, d);
+        if (wt.conv) for (let j = 0; j < 4; j++) v += wt.conv[d * 4 + j]! * xAt(b, t - j, d);
+        xc[(b * length + t) * dModel + d] = v;
+      }
+  const K = matmulReference(xc, wt.key, batch * length, dModel, hd, wt.keyBias);
+  const V = matmulReference(xc, wt.value, batch * length, dModel, hd, wt.valueBias);
+  const O = new Float64Array(batch * length * hd);
+  for (let b = 0; b < batch; b++)
+    for (let h = 0; h < heads; h++) {
+      const rate = wt.decay ? softplusReference(wt.decay[h]!) : 0;
+      const s = (i: number) => {
+        let acc = 0;
+        for (let c = 0; c < headDim; c++) acc += wt.query[h * headDim + c]! * K[(b * length + i) * hd + h * headDim + c]!;
+        return scale * acc;
+      };
+      const st = state?.[b * heads + h];
+      for (let k = 0; k < length; k++) {
+        // Terms (log weight, value); the state sits one token before token 0.
+        const terms: [number, (c: number) => number][] = [];
+        if (st && st.m !== -Infinity) terms.push([st.m + Math.log(st.u) - rate * (k + 1), (c) => st.w[c]! / st.u]);
+        for (let i = 0; i <= k; i++) terms.push([s(i) - rate * (k - i), (c) => V[(b * length + i) * hd + h * headDim + c]!]);
+        const max = Math.max(...terms.map((t) => t[0]));
+        let den = 0;
+        for (const [lw] of terms) den += Math.exp(lw - max);
+        for (let c = 0; c < headDim; c++) {
+          let num = 0;
+          for (const [lw, v] of terms) num += Math.exp(lw - max) * v(c);
+          O[(b * length + k) * hd + h * headDim + c] = num / den;
+        }
+      }
+    }
+  return matmulReference(O, wt.output, batch * length, hd, dModel, wt.outputBias);
+}
+
+describe('order-aware layer, model and LM (recency decay, conv)', () => {
+  test('softplus: log(1 + e^theta) without overflow or underflow', () => {
+    for (const t of [-3, -0.5, 0, 0.5, 3, 20]) expect(softplusReference(t)).toBeCloseTo(Math.log(1 + Math.exp(t)), 14);
+    expect(softplusReference(1000)).toBe(1000);
+    expect(softplusReference(-800)).toBeGreaterThanOrEqual(0);
+    expect(Math.abs(softplusReference(-30) - Math.exp(-30)) / Math.exp(-30)).toBeLessThan(1e-12);
+  });
+
+  const cases = [
+    ['decay, 2 heads, biases', 5, 2, 3, true, { decay: true, conv: false }, 'none'],
+    ['conv, 1 head of dim 1', 3, 1, 1, false, { decay: false, conv: true }, 'none'],
+    ['decay and conv, 2 heads, biases', 4, 2, 2, true, { decay: true, conv: true }, 'none'],
+    ['decay and conv, carried head states and conv history', 4, 2, 2, true, { decay: true, conv: true }, 'state'],
+    ['decay and conv, carried head states without a conv history (zeros)', 3, 2, 2, false, { decay: true, conv: true }, 'heads-only'],
+    ['decay, carried head states', 4, 2, 2, false, { decay: true, conv: false }, 'state'],
+  ] as const;
+
+  test.each(cases)('layer, forward = the quadratic form of the definitions: %s', (_label, dModel, heads, headDim, biases, features, stateKind) => {
+    const random = mulberry32(200 + dModel);
+    const [batch, length] = [2, 6];
+    const weights = orderAwareWeights(dModel, heads, headDim, biases, random, features);
+    const dims = { dModel, heads, headDim, scale: 0.8 };
+    const x = randn(batch * length * dModel, random);
+    const state = stateKind === 'none' ? undefined : randomLayerState(batch, heads, headDim, random, stateKind === 'state' && features.conv ? dModel : undefined);
+    expectClose(referenceLayer({ ...dims, weights }, x, batch, length, cloneState(state)), orderAwareDirect(dims, weights, x, batch, length, state), 1e-13, 'y');
+  });
+
+  test.each(cases)('layer backward matches central finite differences (decay theta, conv and every old gradient): %s', (_label, dModel, heads, headDim, biases, features, stateKind) => {
+    const random = mulberry32(210 + dModel);
+    const shape = { batch: 2, length: 5 };
+    const weights = orderAwareWeights(dModel, heads, headDim, biases, random, features);
+    const dims = { dModel, heads, headDim, scale: 0.8 };
+    const x = randn(shape.batch * shape.length * dModel, random);
+    const dy = randn(x.length, random);
+    const state = stateKind === 'none' ? undefined : randomLayerState(shape.batch, heads, headDim, random, stateKind === 'state' && features.conv ? dModel : undefined);
+    const before = cloneState(state);
+    const r = referenceLayerBackward(dims, weights, x, dy, shape, state);
+    const forward = (w: ReferenceLayerWeights, xx: ArrayLike<number>) => referenceLayer({ ...dims, weights: w }, xx, shape.batch, shape.length, cloneState(state));
+    expectClose(r.output, forward(weights, x), 1e-13, 'output');
+    if (state) expect(state).toEqual(before); // read, not advanced (the conv history neither)
+    expectFd((v) => dot(dy, forward(weights, v)), x, r.gradInput, 'dx');
+    for (const key of ['query', 'key', 'value', 'output', 'keyBias', 'valueBias', 'outputBias', 'decay', 'conv'] as const) {
+      const p = weights[key];
+      expect(r.gradients[key] === undefined, key).toBe(p === undefined);
+      if (!p) continue;
+      expect(r.gradients[key]!.length, key).toBe(p.length);
+      expectFd((v) => dot(dy, forward({ ...weights, [key]: v }, x)), p, r.gradients[key]!, `d${key}`);
+    }
+    if (features.decay) expect(maxAbs(r.gradients.decay!)).toBeGreaterThan(1e-3);
+    if (features.conv) expect(maxAbs(r.gradients.conv!)).toBeGreaterThan(1e-3);
+  });
+
+  test('layer: token by token, and in blocks, with a carried state (head states and conv history) equals one pass', () => {
+    const random = mulberry32(230);
+    const [dModel, heads, headDim, batch, length] = [4, 2, 3, 3, 9];
+    const weights = orderAwareWeights(dModel, heads, headDim, true, random, { decay: true, conv: true });
+    const config = { dModel, heads, headDim, weights };
+    const x = randn(batch * length * dModel, random);
+    const rows = (from: number, to: number) => {
+      const out = new Float64Array(batch * (to - from) * dModel);
+      for (let b = 0; b < batch; b++) out.set(x.subarray((b * length + from) * dModel, (b * length + to) * dModel), b * (to - from) * dModel);
+      return out;
+    };
+    const whole = referenceLayerState(batch, heads, headDim, dModel);
+    const once = referenceLayer(config, x, batch, length, whole);
+    for (const cuts of [[0, 1, 2, 3, 4, 5, 6, 7, 8, 9], [0, 2, 3, 7, 9], [0, 5, 9]]) {
+      // The plain array state (no convHistory) gets its history attached by the first call.
+      for (const st of [referenceLayerState(batch, heads, headDim, dModel), referenceLayerState(batch, heads, headDim)]) {
+        const y = new Float64Array(once.length);
+        for (let c = 0; c + 1 < cuts.length; c++) {
+          const [from, to] = [cuts[c]!, cuts[c + 1]!];
+          const part = referenceLayer(config, rows(from, to), batch, to - from, st);
+          for (let b = 0; b < batch; b++) y.set(part.subarray(b * (to - from) * dModel, (b + 1) * (to - from) * dModel), (b * length + from) * dModel);
+        }
+        expectClose(y, once, 1e-13, `cuts ${cuts}`);
+        expectClose(st.convHistory!, whole.convHistory!, 0, 'conv history');
+        expectClose(st.flatMap((h) => [h.m, h.u, ...h.w]), whole.flatMap((h) => [h.m, h.u, ...h.w]), 1e-13, 'head states');
+      }
+    }
+    // The history holds the last 3 raw inputs (not x').
+    for (let b = 0; b < batch; b++) expect(Array.from(whole.convHistory!.subarray(b * 3 * dModel, (b + 1) * 3 * dModel))).toEqual(Array.from(rows(length - 3, length).subarray(b * 3 * dModel, (b + 1) * 3 * dModel)));
+  });
+
+  test('theta = -30 and conv = 0 reproduce the plain layer (forward, state, every gradient) to 1e-12', () => {
+    const random = mulberry32(240);
+    const [dModel, heads, headDim] = [4, 2, 2];
+    const shape = { batch: 2, length: 7 };
+    const plain = layerWeights(dModel, heads, headDim, true, random);
+    const near = { ...plain, decay: new Float64Array(heads).fill(-30), conv: new Float64Array(dModel * 4) };
+    const dims = { dModel, heads, headDim };
+    const x = randn(shape.batch * shape.length * dModel, random);
+    const dy = randn(x.length, random);
+    const state = randomLayerState(shape.batch, heads, headDim, random, dModel);
+    for (const st of [undefined, state]) {
+      const a = cloneState(st);
+      const b = cloneState(st);
+      expectClose(referenceLayer({ ...dims, weights: near }, x, shape.batch, shape.length, a), referenceLayer({ ...dims, weights: plain }, x, shape.batch, shape.length, b), 1e-12, 'y');
+      if (a && b) expectClose(a.flatMap((h) => [h.m, h.u, ...h.w]), b.flatMap((h) => [h.m, h.u, ...h.w]), 1e-12, 'state');
+      const ra = referenceLayerBackward(dims, near, x, dy, shape, st);
+      const rb = referenceLayerBackward(dims, plain, x, dy, shape, st);
+      expectClose(ra.output, rb.output, 1e-12, 'output');
+      expectClose(ra.gradInput, rb.gradInput, 1e-12, 'dx');
+      for (const key of ['query', 'key', 'value', 'output', 'keyBias', 'valueBias', 'outputBias'] as const) expectClose(ra.gradients[key]!, rb.gradients[key]!, 1e-12, key);
+      expect(maxAbs(ra.gradients.decay!)).toBeLessThan(1e-11); // sigmoid(-30) ~ 1e-13
+    }
+  });
+
+  const modelBlock = (dModel: number, heads: number, headDim: number, dFF: number, biases: boolean, features: { decay: boolean; conv: boolean }, random: () => number): ReferenceModelBlock => ({
+    ln1: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) },
+    attention: orderAwareWeights(dModel, heads, headDim, biases, random, features),
+    ln2: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) },
+    ffn: { w1: randn(dModel * dFF, random, 0.6), b1: randn(dFF, random, 0.3), w2: randn(dFF * dModel, random, 0.6), b2: randn(dModel, random, 0.3) },
+  });
+
+  test('pre-LN model: blocks.{l}.attention.decay / .conv and every other named gradient match finite differences', () => {
+    const random = mulberry32(250);
+    const [dModel, heads, headDim, dFF] = [4, 2, 2, 6];
+    const shape = { batch: 2, length: 5 };
+    const blocks = [
+      modelBlock(dModel, heads, headDim, dFF, true, { decay: true, conv: true }, random),
+      modelBlock(dModel, heads, headDim, dFF, false, { decay: false, conv: true }, random),
+      modelBlock(dModel, heads, headDim, dFF, false, { decay: true, conv: false }, random),
+    ];
+    const weights = { blocks, finalNorm: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) } };
+    const dims = { dModel, heads, headDim, dFF, eps: 1e-5 };
+    const x = randn(shape.batch * shape.length * dModel, random);
+    const dy = randn(x.length, random);
+    const r = referenceModelBackward(dims, weights, x, dy, shape);
+    const named = referenceModelNamedWeights(weights);
+    const forward = (nw: Record<string, ArrayLike<number>>, xx: ArrayLike<number>) =>
+      referenceModel({ ...dims, weights: referenceModelWeightsFromNamed(nw, blocks.length) }, xx, shape.batch, shape.length);
+    expectClose(r.output, forward(named, x), 1e-13, 'output');
+    expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(named).sort());
+    for (const name of ['blocks.0.attention.decay', 'blocks.0.attention.conv', 'blocks.1.attention.conv', 'blocks.2.attention.decay']) expect(named[name], name).toBeDefined();
+    for (const name of ['blocks.1.attention.decay', 'blocks.2.attention.conv']) expect(named[name], name).toBeUndefined();
+    expect(referenceModelWeightsFromNamed(named, blocks.length).blocks.map((b) => [b.attention.decay, b.attention.conv])).toEqual(blocks.map((b) => [b.attention.decay, b.attention.conv]));
+    expectFd((v) => dot(dy, forward(named, v)), x, r.gradInput, 'dx');
+    for (const [name, p] of Object.entries(named)) {
+      expect(r.gradients[name]!.length, name).toBe(p.length);
+      expectFd((v) => dot(dy, forward({ ...named, [name]: v }, x)), p, r.gradients[name]!, name);
+    }
+  });
+
+  test('pre-LN model: token by token with per-layer states (conv histories included) equals one pass', () => {
+    const random = mulberry32(260);
+    const [dModel, heads, headDim, dFF, batch, length] = [4, 2, 2, 5, 2, 6];
+    const weights = {
+      blocks: [modelBlock(dModel, heads, headDim, dFF, true, { decay: true, conv: true }, random), modelBlock(dModel, heads, headDim, dFF, false, { decay: true, conv: true }, random)],
+      finalNorm: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) },
+    };
+    const config = { dModel, heads, headDim, dFF, weights };
+    const x = randn(batch * length * dModel, random);
+    const once = referenceModel(config, x, batch, length);
+    const states = [referenceLayerState(batch, heads, headDim, dModel), referenceLayerState(batch, heads, headDim)];
+    const y = new Float64Array(once.length);
+    for (let t = 0; t < length; t++) {
+      const xt = new Float64Array(batch * dModel);
+      for (let b = 0; b < batch; b++) xt.set(x.subarray((b * length + t) * dModel, (b * length + t + 1) * dModel), b * dModel);
+      const yt = referenceModel(config, xt, batch, 1, states);
+      for (let b = 0; b < batch; b++) y.set(yt.subarray(b * dModel, (b + 1) * dModel), (b * length + t) * dModel);
+    }
+    expectClose(y, once, 1e-13, 'y');
+  });
+
+  test('LM: the decay and conv weights by name, and every other gradient, match finite differences', () => {
+    const random = mulberry32(270);
+    const config: ReferenceLmConfig = { vocabSize: 6, layers: 1, dModel: 4, heads: 2, headDim: 2, dFF: 5 };
+    const { vocabSize, dModel, heads, headDim, dFF } = config;
+    const hd = heads * headDim;
+    const weights: Record<string, Float64Array> = {
+      token_embedding: randn(vocabSize * dModel, random),
+      'blocks.0.ln1.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln1.bias': randn(dModel, random, 0.2),
+      'blocks.0.attention.query': randn(hd, random), 'blocks.0.attention.key': randn(dModel * hd, random, 0.7),
+      'blocks.0.attention.value': randn(dModel * hd, random, 0.7), 'blocks.0.attention.output': randn(hd * dModel, random, 0.5),
+      'blocks.0.attention.decay': randn(heads, random, 0.8), 'blocks.0.attention.conv': randn(dModel * 4, random, 0.4),
+      'blocks.0.ln2.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln2.bias': randn(dModel, random, 0.2),
+      'blocks.0.ffn.w1': randn(dModel * dFF, random, 0.6), 'blocks.0.ffn.b1': randn(dFF, random, 0.3),
+      'blocks.0.ffn.w2': randn(dFF * dModel, random, 0.6), 'blocks.0.ffn.b2': randn(dModel, random, 0.3),
+      'final_norm.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'final_norm.bias': randn(dModel, random, 0.2),
+      'lm_head.weight': randn(dModel * vocabSize, random, 0.8), 'lm_head.bias': randn(vocabSize, random, 0.2),
+    };
+    const shape = { batch: 2, length: 5 };
+    const tokens = Uint32Array.of(1, 3, 1, 1, 0, 3, 5, 1, 2, 2);
+    const targets = Uint32Array.of(3, 1, 1, 0, 3, 5, 1, 2, 2, 4);
+    const r = referenceLmBackward(config, weights, tokens, targets, shape);
+    const lossOf = (w: Record<string, ArrayLike<number>>) => referenceCrossEntropy(referenceLmForward(config, w, tokens, shape), targets, vocabSize).loss;
+    expect(Math.abs(r.loss - lossOf(weights))).toBeLessThan(1e-14);
+    const { 'blocks.0.attention.decay': _d, 'blocks.0.attention.conv': _c, ...plain } = weights;
+    expect(Math.abs(lossOf(plain) - r.loss)).toBeGreaterThan(1e-6); // the features are read
+    expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(weights).sort());
+    for (const [name, p] of Object.entries(weights)) {
+      expect(r.gradients[name]!.length, name).toBe(p.length);
+      expectFd((v) => lossOf({ ...weights, [name]: v }), p, r.gradients[name]!, name);
+    }
   });
 });
 

@@ -2,6 +2,7 @@
 // token embedding [vocabSize, dModel] -> the pre-LN Aaren blocks -> final LayerNorm -> head [dModel, vocabSize] + bias,
 // with the mean softmax cross-entropy over all positions. Weights and gradients are keyed by name:
 // `token_embedding`, the model's safetensors names (blocks.{l}..., final_norm.*), `lm_head.weight`, `lm_head.bias`.
+// The order-aware block weights (blocks.{l}.attention.decay, .conv) pass through by name when present.
 import { matmulReference, referenceModel } from './layer.js';
 import { matmulBackward, referenceModelBackward, referenceModelWeightsFromNamed } from './layer-backward.js';
 import type { ReferenceShape } from './layer-backward.js';

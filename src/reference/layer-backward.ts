@@ -1,7 +1,8 @@
 // Float64 CPU references for the backward passes of the Aaren layer and the pre-LN model, from the definitions in
 // README ("The Aaren layer") and src/reference/layer.ts: x @ W row-major, LayerNorm with the biased variance,
 // GELU with the exact erf. Gradients of the stacked model are keyed by the safetensors names (modelToSafetensors).
-import { erfReference, geluReference, layerNormReference, matmulReference } from './layer.js';
+import { referenceConvBackward, referenceConvForward } from './conv.js';
+import { erfReference, geluReference, layerNormReference, matmulReference, referenceDecayRates } from './layer.js';
 import type { ReferenceLayerState, ReferenceLayerWeights, ReferenceModelConfig } from './layer.js';
 import { referenceScanBackward } from './scan-backward.js';
 
@@ -98,13 +99,24 @@ export interface ReferenceLayerGradients {
   keyBias?: Float64Array;
   valueBias?: Float64Array;
   outputBias?: Float64Array;
+  /** dLoss/dtheta [heads] (through rate = softplus(theta): dLoss/drate * sigmoid(theta)); present with weights.decay. */
+  decay?: Float64Array;
+  /** dLoss/dc [dModel, 4]; present with weights.conv. */
+  conv?: Float64Array;
+}
+
+/** sigmoid(theta) = d softplus(theta) / dtheta, without overflow either way. */
+function sigmoid(theta: number): number {
+  return theta >= 0 ? 1 / (1 + Math.exp(-theta)) : Math.exp(theta) / (1 + Math.exp(theta));
 }
 
 /**
  * Forward and backward of one Aaren layer (README): s = scale * query_h . (x @ key + keyBias)_h,
  * v = (x @ value + valueBias)_h, the scan per (batch, head), y = concat_h o @ output + outputBias.
  * `state` (sequence b * heads + h) is a constant initial state: it is read, not advanced, and gets no gradient.
- * Bias gradients are present exactly when the bias is.
+ * With weights.conv the keys and values read x' = x + conv(x) (inputs before the block from state.convHistory, or
+ * zeros); with weights.decay head h's scan ages by softplus(theta_h) per token (src/reference/layer.ts).
+ * Bias, decay and conv gradients are present exactly when the weight is.
  */
 export function referenceLayerBackward(
   config: ReferenceLayerDims, weights: ReferenceLayerWeights, x: ArrayLike<number>, gradOutput: ArrayLike<number>, shape: ReferenceShape, state?: ReferenceLayerState,
@@ -114,8 +126,11 @@ export function referenceLayerBackward(
   const scale = config.scale ?? 1 / Math.sqrt(headDim);
   const hd = heads * headDim;
   const rows = batch * length;
-  const K = matmulReference(x, weights.key, rows, dModel, hd, weights.keyBias);
-  const V = matmulReference(x, weights.value, rows, dModel, hd, weights.valueBias);
+  const convShape = { batch, length, dModel };
+  const history = state?.convHistory;
+  const xk = weights.conv ? referenceConvForward(convShape, x, weights.conv, history) : x;
+  const K = matmulReference(xk, weights.key, rows, dModel, hd, weights.keyBias);
+  const V = matmulReference(xk, weights.value, rows, dModel, hd, weights.valueBias);
 
   // Scan layout: sequence q = b * heads + h; scores [q, length], values [q, length, headDim].
   const seqs = batch * heads;
@@ -138,10 +153,13 @@ export function referenceLayerBackward(
   const initialState = state
     ? { m: state.map((st) => st.m), u: state.map((st) => st.u), w: Float64Array.from(state.flatMap((st) => Array.from(st.w))) }
     : undefined;
+  // Every (batch, head) sequence of head h ages by rate_h.
+  const headRates = weights.decay ? referenceDecayRates(weights.decay) : undefined;
+  const decay = headRates ? Float64Array.from({ length: seqs }, (_, q) => headRates[q % heads]!) : undefined;
 
   // Forward outputs (scan with zero gradient) to get O, then y, then dO, then the real scan backward.
   const gradO = new Float64Array(seqs * length * headDim);
-  const forward = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState });
+  const forward = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState, decay });
   const O = new Float64Array(rows * hd);
   const toRows = (scan: Float64Array, out: Float64Array) => {
     for (let b = 0; b < batch; b++)
@@ -156,7 +174,7 @@ export function referenceLayerBackward(
     for (let h = 0; h < heads; h++)
       for (let i = 0; i < length; i++)
         for (let c = 0; c < headDim; c++) gradO[((b * heads + h) * length + i) * headDim + c] = out.gradInput[(b * length + i) * hd + h * headDim + c]!;
-  const scan = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState });
+  const scan = referenceScanBackward({ scores, values, gradOutput: gradO, batch: seqs, length, headDim }, { initialState, decay });
 
   const dK = new Float64Array(rows * hd);
   const dV = new Float64Array(rows * hd);
@@ -174,13 +192,26 @@ export function referenceLayerBackward(
       }
     }
   }
-  const key = matmulBackward(x, weights.key, dK, rows, dModel, hd);
-  const value = matmulBackward(x, weights.value, dV, rows, dModel, hd);
-  const gradInput = key.gradInput.map((g, i) => g + value.gradInput[i]!);
+  const key = matmulBackward(xk, weights.key, dK, rows, dModel, hd);
+  const value = matmulBackward(xk, weights.value, dV, rows, dModel, hd);
+  const gradConvolved = key.gradInput.map((g, i) => g + value.gradInput[i]!);
   const gradients: ReferenceLayerGradients = { query: gradQuery, key: key.gradWeight, value: value.gradWeight, output: out.gradWeight };
   if (weights.keyBias) gradients.keyBias = key.gradBias;
   if (weights.valueBias) gradients.valueBias = value.gradBias;
   if (weights.outputBias) gradients.outputBias = out.gradBias;
+  let gradInput: Float64Array = gradConvolved;
+  if (weights.conv) {
+    const conv = referenceConvBackward(convShape, x, weights.conv, gradConvolved, history);
+    gradInput = conv.gradInput;
+    gradients.conv = conv.gradWeight;
+  }
+  if (weights.decay) {
+    // theta_h reaches the loss only through rate_h, shared by the batch's sequences of head h.
+    const gradTheta = new Float64Array(heads);
+    for (let q = 0; q < seqs; q++) gradTheta[q % heads] = gradTheta[q % heads]! + scan.gradDecay![q]!;
+    for (let h = 0; h < heads; h++) gradTheta[h] = gradTheta[h]! * sigmoid(weights.decay[h]!);
+    gradients.decay = gradTheta;
+  }
   return { output, gradInput, gradients };
 }
 
@@ -199,7 +230,7 @@ export type ReferenceModelWeights = ReferenceModelConfig['weights'];
 /**
  * Forward and backward of the pre-LN stack (referenceModel): h += Aaren(LN1(h)); h += W2 GELU(W1 LN2(h) + b1) + b2;
  * final LayerNorm. Gradients keyed by the safetensors names: blocks.{l}.ln1.weight, blocks.{l}.attention.query,
- * blocks.{l}.attention.key_bias (when present), blocks.{l}.ffn.w1, ..., final_norm.bias.
+ * blocks.{l}.attention.key_bias, .decay (theta), .conv (when present), blocks.{l}.ffn.w1, ..., final_norm.bias.
  */
 export function referenceModelBackward(
   config: ReferenceModelDims, weights: ReferenceModelWeights, x: ArrayLike<number>, gradOutput: ArrayLike<number>, shape: ReferenceShape,
@@ -253,6 +284,8 @@ export function referenceModelBackward(
     if (att.gradients.keyBias) gradients[`${p}.attention.key_bias`] = att.gradients.keyBias;
     if (att.gradients.valueBias) gradients[`${p}.attention.value_bias`] = att.gradients.valueBias;
     if (att.gradients.outputBias) gradients[`${p}.attention.output_bias`] = att.gradients.outputBias;
+    if (att.gradients.decay) gradients[`${p}.attention.decay`] = att.gradients.decay;
+    if (att.gradients.conv) gradients[`${p}.attention.conv`] = att.gradients.conv;
     gradients[`${p}.ln2.weight`] = ln2.gradWeight;
     gradients[`${p}.ln2.bias`] = ln2.gradBias;
     gradients[`${p}.ffn.w1`] = up.gradWeight;
@@ -279,6 +312,8 @@ export function referenceModelNamedWeights(weights: ReferenceModelWeights): Reco
     if (b.attention.keyBias) named[`${p}.attention.key_bias`] = b.attention.keyBias;
     if (b.attention.valueBias) named[`${p}.attention.value_bias`] = b.attention.valueBias;
     if (b.attention.outputBias) named[`${p}.attention.output_bias`] = b.attention.outputBias;
+    if (b.attention.decay) named[`${p}.attention.decay`] = b.attention.decay;
+    if (b.attention.conv) named[`${p}.attention.conv`] = b.attention.conv;
     named[`${p}.ln2.weight`] = b.ln2.weight;
     named[`${p}.ln2.bias`] = b.ln2.bias;
     named[`${p}.ffn.w1`] = b.ffn.w1;
@@ -306,6 +341,8 @@ export function referenceModelWeightsFromNamed(named: Record<string, ArrayLike<n
     if (named[`${p}.attention.key_bias`]) attention.keyBias = named[`${p}.attention.key_bias`];
     if (named[`${p}.attention.value_bias`]) attention.valueBias = named[`${p}.attention.value_bias`];
     if (named[`${p}.attention.output_bias`]) attention.outputBias = named[`${p}.attention.output_bias`];
+    if (named[`${p}.attention.decay`]) attention.decay = named[`${p}.attention.decay`];
+    if (named[`${p}.attention.conv`]) attention.conv = named[`${p}.attention.conv`];
     return {
       ln1: { weight: get(`${p}.ln1.weight`), bias: get(`${p}.ln1.bias`) },
       attention,

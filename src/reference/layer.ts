@@ -1,6 +1,14 @@
 // Float64 CPU references for the Aaren layer and the stacked model, written straight from the definitions
 // (full key projection, then query . key; the recurrence token by token), independent of the GPU code and of
 // its algebraic shortcuts (the folded key-query vector, the scan). Tests compare the kernels against these.
+//
+// Two optional order-aware features of a layer (absent: exactly the plain layer):
+// - recency decay, weights.decay = theta [heads]: head h ages its state by rate_h = softplus(theta_h) per token, so
+//   token i weighs exp(s_i - rate_h (k - i)) at output k (softplus keeps the rate positive for any theta);
+// - a causal depthwise convolution of width 4 on the layer input, weights.conv = c [dModel, 4], residual:
+//   x'_t[d] = x_t[d] + sum_j c[d, j] x_{t-j}[d] (src/reference/conv.ts), with inputs before the block from the
+//   state's history; the keys and values (so the scores too) are projected from x' instead of x.
+import { CONV_HISTORY, referenceConvForward, referenceConvNextHistory } from './conv.js';
 
 export interface ReferenceLayerWeights {
   query: ArrayLike<number>; // [heads, headDim]
@@ -10,6 +18,20 @@ export interface ReferenceLayerWeights {
   keyBias?: ArrayLike<number>;
   valueBias?: ArrayLike<number>;
   outputBias?: ArrayLike<number>;
+  /** Recency decay theta [heads]: rate_h = softplus(theta_h). */
+  decay?: ArrayLike<number>;
+  /** Causal depthwise convolution [dModel, 4], c[d * 4 + j] weighs x_{t-j}[d]; residual (x' = x + conv(x)). */
+  conv?: ArrayLike<number>;
+}
+
+/** softplus(theta) = log(1 + e^theta), without overflow for large theta nor loss for very negative theta. */
+export function softplusReference(theta: number): number {
+  return theta > 0 ? theta + Math.log1p(Math.exp(-theta)) : Math.log1p(Math.exp(theta));
+}
+
+/** The decay rate of each head, softplus(theta_h), [heads]. */
+export function referenceDecayRates(theta: ArrayLike<number>): Float64Array {
+  return Float64Array.from(theta as ArrayLike<number>, softplusReference);
 }
 
 export interface ReferenceLayerConfig {
@@ -27,11 +49,26 @@ export interface ReferenceHeadState {
   w: Float64Array;
 }
 
-/** [batch * heads] head states, sequence b * heads + h. */
-export type ReferenceLayerState = ReferenceHeadState[];
+/**
+ * [batch * heads] head states, sequence b * heads + h. With a conv, `convHistory` [batch, 3, dModel] holds each
+ * batch row's last 3 raw layer inputs (row 2 is the newest; the layout of src/reference/conv.ts); missing, it is
+ * zeros, and referenceLayer attaches the advanced history to the state. The head states are in the frame of
+ * their last token (decay ages them when the next token comes).
+ */
+export type ReferenceLayerState = ReferenceHeadState[] & { convHistory?: Float64Array };
 
-export function referenceLayerState(batch: number, heads: number, headDim: number): ReferenceLayerState {
-  return Array.from({ length: batch * heads }, () => ({ m: -Infinity, u: 0, w: new Float64Array(headDim) }));
+/** An empty state; with `dModel`, also a zero conv history (for a layer with conv). */
+export function referenceLayerState(batch: number, heads: number, headDim: number, dModel?: number): ReferenceLayerState {
+  const state: ReferenceLayerState = Array.from({ length: batch * heads }, () => ({ m: -Infinity, u: 0, w: new Float64Array(headDim) }));
+  if (dModel !== undefined) state.convHistory = new Float64Array(batch * CONV_HISTORY * dModel);
+  return state;
+}
+
+/** A deep copy of a layer state (head states and conv history). */
+export function cloneReferenceLayerState(state: ReferenceLayerState): ReferenceLayerState {
+  const copy: ReferenceLayerState = state.map((h) => ({ m: h.m, u: h.u, w: Float64Array.from(h.w) }));
+  if (state.convHistory) copy.convHistory = Float64Array.from(state.convHistory);
+  return copy;
 }
 
 /** y [batch, length, dModel] in float64; advances `state` when given (else starts empty). */
@@ -40,6 +77,14 @@ export function referenceLayer(config: ReferenceLayerConfig, x: ArrayLike<number
   const scale = config.scale ?? 1 / Math.sqrt(headDim);
   const hd = heads * headDim;
   const st = state ?? referenceLayerState(batch, heads, headDim);
+  const rates = wt.decay ? referenceDecayRates(wt.decay) : undefined;
+  // Keys and values read the convolved input; the history advances by the raw inputs.
+  let xk: ArrayLike<number> = x;
+  if (wt.conv) {
+    const shape = { batch, length, dModel };
+    xk = referenceConvForward(shape, x, wt.conv, st.convHistory);
+    st.convHistory = referenceConvNextHistory(shape, x, st.convHistory);
+  }
   const y = new Float64Array(batch * length * dModel);
   const k = new Float64Array(hd);
   const v = new Float64Array(hd);
@@ -51,8 +96,8 @@ export function referenceLayer(config: ReferenceLayerConfig, x: ArrayLike<number
         let ks = wt.keyBias ? wt.keyBias[c]! : 0;
         let vs = wt.valueBias ? wt.valueBias[c]! : 0;
         for (let j = 0; j < dModel; j++) {
-          ks += x[xo + j]! * wt.key[j * hd + c]!;
-          vs += x[xo + j]! * wt.value[j * hd + c]!;
+          ks += xk[xo + j]! * wt.key[j * hd + c]!;
+          vs += xk[xo + j]! * wt.value[j * hd + c]!;
         }
         k[c] = ks;
         v[c] = vs;
@@ -62,6 +107,7 @@ export function referenceLayer(config: ReferenceLayerConfig, x: ArrayLike<number
         for (let c = 0; c < headDim; c++) s += wt.query[h * headDim + c]! * k[h * headDim + c]!;
         s *= scale;
         const hs = st[b * heads + h]!;
+        if (rates) hs.m -= rates[h]!; // one token older (-Infinity stays)
         const m = Math.max(hs.m, s);
         const old = hs.m === -Infinity ? 0 : Math.exp(hs.m - m);
         const add = Math.exp(s - m);
