@@ -47,6 +47,8 @@ export interface LayerShape {
   heads: number;
   headDim: number;
   biases?: boolean;
+  /** Learned recency decay: theta per head in [-3, 1) (rates softplus(theta) in about [0.05, 1.3]). */
+  decay?: boolean;
   /** Also run the tiled schedules (sequential, parallel), whose kernels take seconds to compile on SwiftShader. */
   tiled?: boolean;
 }
@@ -67,6 +69,7 @@ export function randomLayerConfig(shape: Omit<LayerShape, 'batch' | 'length'>, r
     weights.valueBias = randomArray(hd, rand, 0.5);
     weights.outputBias = randomArray(dModel, rand, 0.5);
   }
+  if (shape.decay) weights.decay = Float32Array.from(randomArray(heads, rand, 2), (t) => t - 1);
   return { dModel, heads, headDim, weights };
 }
 
@@ -85,7 +88,7 @@ export function compare(gpu: ArrayLike<number>, ref: ArrayLike<number>): { maxAb
 }
 
 function describeShape(s: LayerShape): string {
-  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.biases ? ' bias' : ''}`;
+  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.biases ? ' bias' : ''}${s.decay ? ' decay' : ''}`;
 }
 
 export const LAYER_SHAPES: LayerShape[] = [
@@ -95,12 +98,14 @@ export const LAYER_SHAPES: LayerShape[] = [
   { batch: 3, length: 300, dModel: 13, heads: 2, headDim: 33, tiled: true },
   { batch: 2, length: 700, dModel: 6, heads: 1, headDim: 128, biases: true, tiled: true },
   { batch: 1, length: 3000, dModel: 9, heads: 2, headDim: 12 },
+  { batch: 2, length: 90, dModel: 7, heads: 4, headDim: 20, biases: true, decay: true, tiled: true },
 ];
 
 export const MODEL_SHAPES: (LayerShape & { layers: number; dFF: number })[] = [
   { batch: 1, length: 1, dModel: 6, heads: 1, headDim: 8, layers: 1, dFF: 10 },
   { batch: 2, length: 45, dModel: 11, heads: 2, headDim: 8, layers: 2, dFF: 21, biases: true },
   { batch: 3, length: 400, dModel: 18, heads: 3, headDim: 16, layers: 2, dFF: 40 },
+  { batch: 2, length: 70, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, decay: true },
 ];
 
 export function randomModelConfig(shape: Omit<LayerShape, 'batch' | 'length'> & { layers: number; dFF: number }, rand: () => number): AarenModelConfig {

@@ -36,7 +36,7 @@ export function referenceAdamWState(): ReferenceAdamWState {
  */
 export function referenceDecays(name: string): boolean {
   if (name === 'token_embedding' || name === 'lm_head.weight') return true;
-  return /\.attention\.(query|key|value|output)$/.test(name) || /\.ffn\.w[12]$/.test(name);
+  return /\.attention\.(query|key|value|output|conv)$/.test(name) || /\.ffn\.w[12]$/.test(name);
 }
 
 /** torch.nn.utils.clip_grad_norm_'s total 2-norm and the factor it multiplies every gradient by. */
