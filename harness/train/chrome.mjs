@@ -9,7 +9,7 @@ import { startHarnessServer } from '../serve.mjs';
 const PAGE_DIR = path.resolve('harness', 'train');
 
 /** @param {import('./chrome.d.mts').TrainInChromeOptions} opts */
-export async function trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, timeoutMs = 60 * 60_000 }) {
+export async function trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log, timeoutMs = 60 * 60_000 }) {
   const server = await startHarnessServer({ dir: PAGE_DIR });
   /** @type {import('puppeteer').Browser | undefined} */
   let browser;
@@ -39,6 +39,7 @@ export async function trainInChrome({ text, config, progressEvery, onProgress, o
       'error' in outcome ? reject(new Error(`the training page failed: ${outcome.error}`)) : resolve(outcome.result));
     await page.exposeFunction('__trainInput', () => ({ text, config, progressEvery }));
     await page.exposeFunction('__trainProgress', onProgress);
+    await page.exposeFunction('__trainValidation', onValidation);
     await page.exposeFunction('__trainSampleText', onSampleText);
     await page.goto(server.url, { waitUntil: 'load' });
     const { safetensorsBase64, ...result } = await done;
