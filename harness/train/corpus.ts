@@ -25,21 +25,39 @@ const wordOf = (token: string) => {
 /** Runs of sentence punctuation (`.`, `,`, `;`, `?!`, `...`) attach to the word before them. */
 const PUNCTUATION = /^[.,;:?!]+$/;
 
-/** Tagged tokens -> a line of running text: spaces between words, punctuation and quotes attached. */
+/** The corpus doubles some sentence-final `;`, `?` and `!` tokens (`?/. ?/.`, 2,781 times): written once. */
+const UNDOUBLE = new Set([';', '?', '!']);
+
+/**
+ * Tagged tokens -> a line of running text: spaces between words, punctuation and quotes attached. The corpus puts
+ * `.`, `,`, `?` and `!` after a closing double quote (`thread '' ?`); they go back inside it (`thread?"`), as the
+ * printed texts had them (`;` and `:` stay outside).
+ */
 export function detokenize(tokens: readonly string[]): string {
   let out = '';
   let glue = true; // no space before the next word (start of line, or after an opening bracket/quote)
+  let previous = '';
+  let afterCloseQuote = false;
   for (const token of tokens) {
     const raw = wordOf(token);
+    if (raw === previous && UNDOUBLE.has(raw)) continue;
+    previous = raw;
     if (/^[A-Za-z0-9]/.test(raw)) {
       // a word (most tokens): no table lookups
       out += glue ? raw : ` ${raw}`;
       glue = false;
+      afterCloseQuote = false;
       continue;
     }
-    if (!glue && !CLOSING.has(raw) && !PUNCTUATION.test(raw)) out += ' ';
+    const punctuation = PUNCTUATION.test(raw);
+    if (punctuation && afterCloseQuote && !/[;:]/.test(raw)) {
+      out = `${out.slice(0, -1)}${raw}"`;
+      continue; // still right after the quote
+    }
+    if (!glue && !CLOSING.has(raw) && !punctuation) out += ' ';
     out += QUOTE[raw] ?? raw;
     glue = OPENING.has(raw);
+    afterCloseQuote = raw === "''";
   }
   return out;
 }
@@ -52,9 +70,9 @@ const isHeadline = (tokens: readonly string[]) => tokens.every((t) => t.endsWith
  */
 export function brownDocumentText(tagged: string): string {
   const paragraphs: string[] = [];
-  let current: string[] = [];
+  let current: string[] = []; // the paragraph's tokens so far (one detokenize: a `)` opening a line attaches)
   const flush = () => {
-    if (current.length) paragraphs.push(current.join(' '));
+    if (current.length) paragraphs.push(detokenize(current));
     current = [];
   };
   for (const line of tagged.split(/\r?\n/)) {
@@ -62,12 +80,11 @@ export function brownDocumentText(tagged: string): string {
     if (trimmed === '' || line.startsWith('\t')) flush(); // a blank line ends a paragraph, a tab starts one
     if (trimmed === '') continue;
     const tokens = trimmed.split(/\s+/);
-    const text = detokenize(tokens);
     if (isHeadline(tokens)) {
       flush();
-      paragraphs.push(text);
+      paragraphs.push(detokenize(tokens));
     } else {
-      current.push(text);
+      for (const t of tokens) current.push(t);
     }
   }
   flush();
