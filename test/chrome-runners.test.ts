@@ -43,7 +43,7 @@ describe('Chromium runners under a tiny protocol timeout', () => {
     const steps: number[] = [];
     const result = await trainInChrome({
       text: 'the cat sat on the mat. '.repeat(10), config, progressEvery: 4,
-      onProgress: (p) => steps.push(p.step), onSampleText: () => {}, log: () => {},
+      onProgress: (p) => steps.push(p.step), onValidation: () => {}, onSampleText: () => {}, log: () => {},
       protocolTimeoutMs: TINY_PROTOCOL_TIMEOUT_MS,
     });
     const ms = performance.now() - started;

@@ -1,11 +1,12 @@
 // Types for chrome.mjs, so harness/train/cli.ts can import it.
-import type { TrainConfig, TrainProgress, TrainResult } from './loop.js';
+import type { TrainConfig, TrainProgress, TrainResult, ValidationReport } from './loop.js';
 
 export interface TrainInChromeOptions {
   text: string;
   config: TrainConfig;
   progressEvery: number;
   onProgress: (p: TrainProgress) => void;
+  onValidation: (v: ValidationReport) => void;
   onSampleText: (text: string) => void;
   /** Page console errors/warnings. */
   log: (line: string) => void;

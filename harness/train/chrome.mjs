@@ -9,7 +9,7 @@ import { startHarnessServer } from '../serve.mjs';
 const PAGE_DIR = path.resolve('harness', 'train');
 
 /** @param {import('./chrome.d.mts').TrainInChromeOptions} opts */
-export async function trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, timeoutMs = 60 * 60_000, protocolTimeoutMs }) {
+export async function trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log, timeoutMs = 60 * 60_000, protocolTimeoutMs }) {
   const deadlineAt = Date.now() + timeoutMs;
   const server = await startHarnessServer({ dir: PAGE_DIR });
   /** @type {import('puppeteer').Browser | undefined} */
@@ -38,6 +38,7 @@ export async function trainInChrome({ text, config, progressEvery, onProgress, o
       'error' in outcome ? reject(new Error(`the training page failed: ${outcome.error}`)) : resolve(outcome.result));
     await page.exposeFunction('__trainInput', () => ({ text, config, progressEvery }));
     await page.exposeFunction('__trainProgress', onProgress);
+    await page.exposeFunction('__trainValidation', onValidation);
     await page.exposeFunction('__trainSampleText', onSampleText);
     await run.race(page.goto(server.url, { waitUntil: 'load', timeout: Math.max(1, deadlineAt - Date.now()) }));
     const { safetensorsBase64, ...result } = await run.race(done);

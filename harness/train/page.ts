@@ -2,7 +2,7 @@
 // navigator.gpu, and hands back the losses, the weights (base64) and the sample through exposed functions.
 // Everything is event-driven (no waitForFunction), so a run of many minutes never waits on one long CDP call.
 import { requestAarenDevice } from '../../src/core/device.js';
-import { adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult } from './loop.js';
+import { adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult, type ValidationReport } from './loop.js';
 
 /** What the page hands back: TrainResult with the safetensors bytes as base64. */
 export type PageTrainResult = Omit<TrainResult, 'safetensors'> & { safetensorsBase64: string; adapter: string };
@@ -11,6 +11,7 @@ export type PageTrainResult = Omit<TrainResult, 'safetensors'> & { safetensorsBa
 interface Bridge {
   __trainInput(): Promise<{ text: string; config: TrainConfig; progressEvery: number }>;
   __trainProgress(p: TrainProgress): Promise<void>;
+  __trainValidation(v: ValidationReport): Promise<void>;
   __trainSampleText(text: string): Promise<void>;
   __trainDone(outcome: { result: PageTrainResult } | { error: string }): Promise<void>;
 }
@@ -38,6 +39,10 @@ async function main(): Promise<PageTrainResult> {
       onProgress: (p) => {
         log(`step ${p.step}/${p.steps} loss ${p.loss.toFixed(4)}`);
         void bridge.__trainProgress(p);
+      },
+      onValidation: (v) => {
+        log(`held-out after step ${v.step}: ${v.loss.toFixed(4)}`);
+        void bridge.__trainValidation(v);
       },
       onSampleText: (t) => void bridge.__trainSampleText(t),
     });
