@@ -49,6 +49,8 @@ export interface LayerShape {
   biases?: boolean;
   /** Learned recency decay: theta per head in [-3, 1) (rates softplus(theta) in about [0.05, 1.3]). */
   decay?: boolean;
+  /** Causal depthwise convolution of the input, weights in [-0.5, 0.5). */
+  conv?: boolean;
   /** Also run the tiled schedules (sequential, parallel), whose kernels take seconds to compile on SwiftShader. */
   tiled?: boolean;
 }
@@ -70,6 +72,7 @@ export function randomLayerConfig(shape: Omit<LayerShape, 'batch' | 'length'>, r
     weights.outputBias = randomArray(dModel, rand, 0.5);
   }
   if (shape.decay) weights.decay = Float32Array.from(randomArray(heads, rand, 2), (t) => t - 1);
+  if (shape.conv) weights.conv = randomArray(dModel * 4, rand, 0.5);
   return { dModel, heads, headDim, weights };
 }
 
@@ -88,7 +91,7 @@ export function compare(gpu: ArrayLike<number>, ref: ArrayLike<number>): { maxAb
 }
 
 function describeShape(s: LayerShape): string {
-  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.biases ? ' bias' : ''}${s.decay ? ' decay' : ''}`;
+  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.biases ? ' bias' : ''}${s.decay ? ' decay' : ''}${s.conv ? ' conv' : ''}`;
 }
 
 export const LAYER_SHAPES: LayerShape[] = [
@@ -98,14 +101,15 @@ export const LAYER_SHAPES: LayerShape[] = [
   { batch: 3, length: 300, dModel: 13, heads: 2, headDim: 33, tiled: true },
   { batch: 2, length: 700, dModel: 6, heads: 1, headDim: 128, biases: true, tiled: true },
   { batch: 1, length: 3000, dModel: 9, heads: 2, headDim: 12 },
-  { batch: 2, length: 90, dModel: 7, heads: 4, headDim: 20, biases: true, decay: true, tiled: true },
+  { batch: 2, length: 90, dModel: 7, heads: 4, headDim: 20, biases: true, decay: true, conv: true, tiled: true },
+  { batch: 3, length: 40, dModel: 6, heads: 2, headDim: 8, conv: true },
 ];
 
 export const MODEL_SHAPES: (LayerShape & { layers: number; dFF: number })[] = [
   { batch: 1, length: 1, dModel: 6, heads: 1, headDim: 8, layers: 1, dFF: 10 },
   { batch: 2, length: 45, dModel: 11, heads: 2, headDim: 8, layers: 2, dFF: 21, biases: true },
   { batch: 3, length: 400, dModel: 18, heads: 3, headDim: 16, layers: 2, dFF: 40 },
-  { batch: 2, length: 70, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, decay: true },
+  { batch: 2, length: 70, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, decay: true, conv: true },
 ];
 
 export function randomModelConfig(shape: Omit<LayerShape, 'batch' | 'length'> & { layers: number; dFF: number }, rand: () => number): AarenModelConfig {
@@ -236,7 +240,8 @@ async function layerCases(device: GPUDevice, options: LayerCaseOptions, attempt:
 
   // step and block-wise forward: both against the reference, so a mode agreeing with a wrong forward fails too.
   // The kernel variant of the tiled case dModel 13 x 2 heads of 33 (compiled once; see test/layer.test.ts too).
-  const modeShape: LayerShape = { batch: 3, length: 64, dModel: 13, heads: 2, headDim: 33, biases: true };
+  // With decay and conv: the state carries the aged maxima and the convolution's last inputs across blocks.
+  const modeShape: LayerShape = { batch: 3, length: 64, dModel: 13, heads: 2, headDim: 33, biases: true, decay: true, conv: true };
   {
     const rand = seeded(7);
     const config = randomLayerConfig(modeShape, rand);

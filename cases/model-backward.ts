@@ -90,7 +90,7 @@ export interface ModelBackwardShape extends LayerShape {
 }
 
 export function describeBackwardShape(s: LayerShape & { layers?: number; dFF?: number; state?: number; schedule?: string }): string {
-  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.layers ? ` layers=${s.layers} dFF=${s.dFF}` : ''}${s.biases ? ' bias' : ''}${s.decay ? ' decay' : ''}${s.state ? ` state=${s.state}` : ''}`;
+  return `b=${s.batch} n=${s.length} dModel=${s.dModel} heads=${s.heads} d=${s.headDim}${s.layers ? ` layers=${s.layers} dFF=${s.dFF}` : ''}${s.biases ? ' bias' : ''}${s.decay ? ' decay' : ''}${s.conv ? ' conv' : ''}${s.state ? ` state=${s.state}` : ''}`;
 }
 
 /** One layer case: the GPU backward and the reference on the same random input; `seed` fixes everything. */
@@ -110,6 +110,7 @@ export async function runLayerBackwardCase(device: GPUDevice, shape: LayerBackwa
       await layer.forward(prefix, { batch: shape.batch, length: shape.state }, state);
       const s = await layer.readState(state);
       refState = Array.from({ length: s.batch }, (_, q) => ({ m: s.m[q]!, u: s.u[q]!, w: Float64Array.from(s.w.subarray(q * s.headDim, (q + 1) * s.headDim)) }));
+      if (shape.conv) refState.convHistory = Float64Array.from(await layer.readHistory(state));
     }
     try {
       const start = performance.now();
@@ -148,11 +149,11 @@ export async function runModelBackwardCase(device: GPUDevice, shape: ModelBackwa
 export const QUICK_LAYER_BACKWARD: LayerBackwardShape[] = [
   { batch: 2, length: 37, dModel: 7, heads: 3, headDim: 6, biases: true, schedule: 'recurrent', state: 5 },
   { batch: 1, length: 64, dModel: 9, heads: 2, headDim: 20, schedule: 'sequential' },
-  { batch: 2, length: 40, dModel: 9, heads: 4, headDim: 6, biases: true, decay: true, schedule: 'recurrent', state: 7 },
+  { batch: 2, length: 40, dModel: 9, heads: 4, headDim: 6, biases: true, decay: true, conv: true, schedule: 'recurrent', state: 7 },
 ];
 export const QUICK_MODEL_BACKWARD: ModelBackwardShape[] = [
   { batch: 2, length: 20, dModel: 11, heads: 2, headDim: 8, layers: 2, dFF: 21, biases: true },
-  { batch: 2, length: 24, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, decay: true },
+  { batch: 2, length: 24, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, decay: true, conv: true },
 ];
 
 /** The quick backward cases, one CaseResult each (kernel 'aaren-layer-backward' / 'aaren-model-backward'). */

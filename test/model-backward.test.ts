@@ -30,15 +30,16 @@ const LAYER_CASES: LayerBackwardShape[] = [
   { batch: 1, length: 64, dModel: 9, heads: 2, headDim: 20, schedule: 'sequential', state: 3 },
   // Recency decay (theta per head, d theta) on every schedule, with a constant state too.
   { batch: 2, length: 37, dModel: 7, heads: 4, headDim: 6, biases: true, decay: true, schedule: 'recurrent' },
-  { batch: 2, length: 300, dModel: 9, heads: 2, headDim: 20, decay: true, schedule: 'sequential' },
-  { batch: 2, length: 290, dModel: 9, heads: 2, headDim: 20, decay: true, schedule: 'parallel', state: 7 },
+  { batch: 2, length: 37, dModel: 7, heads: 4, headDim: 6, conv: true, schedule: 'recurrent', state: 4 },
+  { batch: 2, length: 300, dModel: 9, heads: 2, headDim: 20, decay: true, conv: true, schedule: 'sequential' },
+  { batch: 2, length: 290, dModel: 9, heads: 2, headDim: 20, decay: true, conv: true, schedule: 'parallel', state: 7 },
 ];
 
 const MODEL_CASES: ModelBackwardShape[] = [
   { batch: 1, length: 1, dModel: 6, heads: 1, headDim: 8, layers: 1, dFF: 10 },
   { batch: 2, length: 45, dModel: 11, heads: 2, headDim: 8, layers: 2, dFF: 21, biases: true },
   { batch: 3, length: 120, dModel: 12, heads: 3, headDim: 6, layers: 2, dFF: 24, schedule: 'parallel' },
-  { batch: 2, length: 50, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, biases: true, decay: true },
+  { batch: 2, length: 50, dModel: 12, heads: 4, headDim: 8, layers: 2, dFF: 24, biases: true, decay: true, conv: true },
 ];
 
 function check(kernel: string, shape: string, r: { errors: { name: string; relError: number }[]; ms: number }) {

@@ -43,6 +43,9 @@ export interface AarenLanguageModelConfig {
    * geometrically from 1 to 64 tokens over the heads); default true. false: the paper's plain layer, which sees
    * its prefix as an unordered bag. */
   recencyDecay?: boolean;
+  /** A causal depthwise convolution of width 4 on every layer's attention input (blocks.{l}.attention.conv,
+   * zero-initialised: it starts as the identity); default true. */
+  convolution?: boolean;
 }
 
 /** Initial half-lives of the recency decay, in tokens: spread geometrically over the heads from the first to the
@@ -150,6 +153,7 @@ export function initialLanguageModelWeights(config: AarenLanguageModelConfig): R
     add(`${p}.attention.value`, [dModel, hd], 'normal');
     add(`${p}.attention.output`, [hd, dModel], 'normal');
     if (config.recencyDecay ?? true) tensors[`${p}.attention.decay`] = { shape: [heads], data: initialDecay(heads) };
+    if (config.convolution ?? true) tensors[`${p}.attention.conv`] = { shape: [dModel, 4], data: new Float32Array(dModel * 4) };
     add(`${p}.ln2.weight`, [dModel], 1);
     add(`${p}.ln2.bias`, [dModel], 0);
     add(`${p}.ffn.w1`, [dModel, dFF], 'normal');
@@ -255,7 +259,9 @@ export class AarenLanguageModel implements Trainable {
     checkObject<AarenLanguageModelConfig>('config', config, '{ vocabSize, layers, dModel, heads, headDim, dFF, seed }');
     for (const key of ['vocabSize', 'layers', 'dModel', 'heads', 'headDim', 'dFF'] as const) checkInteger(`config.${key}`, config[key], 1);
     if (config.seed !== undefined) checkInteger('config.seed', config.seed, 0, 2 ** 32 - 1);
-    if (config.recencyDecay !== undefined && typeof config.recencyDecay !== 'boolean') throw new TypeError(`config.recencyDecay must be a boolean, got ${typeof config.recencyDecay}`);
+    for (const key of ['recencyDecay', 'convolution'] as const) {
+      if (config[key] !== undefined && typeof config[key] !== 'boolean') throw new TypeError(`config.${key} must be a boolean, got ${typeof config[key]}`);
+    }
     const metadata: Record<string, string> = {};
     if (config.scale !== undefined) metadata.scale = String(config.scale);
     if (config.eps !== undefined) metadata.eps = String(config.eps);
@@ -302,7 +308,8 @@ export class AarenLanguageModel implements Trainable {
       };
       const { layers, heads, headDim, dFF, scale, eps } = model.config;
       const recencyDecay = modelConfig.weights.blocks.some((b) => b.attention.decay !== undefined);
-      return new AarenLanguageModel(device, { vocabSize, layers, dModel, heads, headDim, dFF, scale: scale!, eps: eps!, schedule, recencyDecay }, model, weights);
+      const convolution = modelConfig.weights.blocks.some((b) => b.attention.conv !== undefined);
+      return new AarenLanguageModel(device, { vocabSize, layers, dModel, heads, headDim, dFF, scale: scale!, eps: eps!, schedule, recencyDecay, convolution }, model, weights);
     } catch (error) {
       model.destroy();
       for (const buffer of made) buffer.destroy();

@@ -25,6 +25,7 @@ import { planPrefixScan, type PlanLimits, type ScanSlot } from '../ops/attention
 import { planPrefixScanBackward, type BackwardSlot } from '../ops/attention/backward.js';
 import { stateBytes } from '../ops/attention/state.js';
 import { kernelConfig, type ScanSchedule } from '../scan/skeleton.js';
+import { CONV_TAPS, planConvBackward, planConvForward, type ConvBackwardSlot, type ConvSlot } from '../ops/conv.js';
 
 const WORKGROUP = 64;
 
@@ -39,20 +40,22 @@ export interface LayerTrainDims {
   outputBias: boolean;
   /** Recency decay per head: the parameter theta [heads], rate = softplus(theta) (slot decayRates); default false. */
   decay?: boolean;
+  /** Causal depthwise convolution of the input, weights [dModel, 4] (slot conv); default false. */
+  conv?: boolean;
 }
 
 /** The raw weights (safetensors shapes), bound by the training plans and the refresh. */
-export type LayerWeightSlot = 'query' | 'key' | 'value' | 'outputWeight' | 'keyBias' | 'valueBias' | 'outputBias' | 'decay';
+export type LayerWeightSlot = 'query' | 'key' | 'value' | 'outputWeight' | 'keyBias' | 'valueBias' | 'outputBias' | 'decay' | 'conv';
 /** What the refresh derives from the raw weights for the scans: the fused projections (inference forward) and the
  * decay rates softplus(theta) (every forward and the backward). */
 export type LayerDerivedSlot = 'keyQuery' | 'valueProj' | 'decayRates';
 /** What the training forward keeps for the backward (allocated by the trainer, bound to both plans). */
-export type LayerSavedSlot = 'saved.K' | 'saved.scores' | 'saved.values' | 'saved.heads' | 'saved.headRows' | 'saved.stats';
+export type LayerSavedSlot = 'saved.K' | 'saved.scores' | 'saved.values' | 'saved.heads' | 'saved.headRows' | 'saved.stats' | 'saved.convX';
 /** One gradient buffer per raw weight. */
 export type LayerGradSlot = `grad.${LayerWeightSlot}`;
-/** The slots of the training plans: x, the output (+ residual), the constant initial state `carry`, weights,
- * saved activations, dY and dx, the gradients. */
-export type LayerTrainSlot = 'x' | 'output' | 'residual' | 'carry' | 'gradOutput' | 'gradInput' | 'decayRates' | LayerWeightSlot | LayerSavedSlot | LayerGradSlot;
+/** The slots of the training plans: x, the output (+ residual), the constant initial state `carry` (and the
+ * convolution's `convHistory`), weights, saved activations, dY and dx, the gradients. */
+export type LayerTrainSlot = 'x' | 'output' | 'residual' | 'carry' | 'convHistory' | 'gradOutput' | 'gradInput' | 'decayRates' | LayerWeightSlot | LayerSavedSlot | LayerGradSlot;
 
 /** The layer's parameters by their safetensors suffix (blocks.{l}.attention.{name}), with their slot. */
 export const LAYER_PARAMETERS: readonly { name: string; slot: LayerWeightSlot; optional: boolean }[] = [
@@ -64,11 +67,12 @@ export const LAYER_PARAMETERS: readonly { name: string; slot: LayerWeightSlot; o
   { name: 'value_bias', slot: 'valueBias', optional: true },
   { name: 'output_bias', slot: 'outputBias', optional: true },
   { name: 'decay', slot: 'decay', optional: true },
+  { name: 'conv', slot: 'conv', optional: true },
 ];
 
 /** Whether the layer has the weight of `slot`. */
 export function hasWeight(dims: LayerTrainDims, slot: LayerWeightSlot): boolean {
-  return slot === 'keyBias' ? dims.keyBias : slot === 'valueBias' ? dims.valueBias : slot === 'outputBias' ? dims.outputBias : slot === 'decay' ? dims.decay === true : true;
+  return slot === 'keyBias' ? dims.keyBias : slot === 'valueBias' ? dims.valueBias : slot === 'outputBias' ? dims.outputBias : slot === 'decay' ? dims.decay === true : slot === 'conv' ? dims.conv === true : true;
 }
 
 /** The shape (as in safetensors) of a raw weight. */
@@ -81,11 +85,12 @@ export function weightShape(dims: LayerTrainDims, slot: LayerWeightSlot): number
     case 'keyBias': case 'valueBias': return [hd];
     case 'outputBias': return [dims.dModel];
     case 'decay': return [dims.heads];
+    case 'conv': return [dims.dModel, CONV_TAPS];
   }
 }
 
 /** Bytes of each saved activation of a training forward over [batch, length]. */
-export function layerSavedBytes(dims: LayerTrainDims, batch: number, length: number): Record<LayerSavedSlot, number> {
+export function layerSavedBytes(dims: LayerTrainDims, batch: number, length: number): Partial<Record<LayerSavedSlot, number>> {
   const rows = batch * length;
   const hd = dims.heads * dims.headDim;
   return {
@@ -95,6 +100,7 @@ export function layerSavedBytes(dims: LayerTrainDims, batch: number, length: num
     'saved.heads': rows * hd * 4,
     'saved.headRows': rows * hd * 4,
     'saved.stats': rows * dims.heads * 8,
+    ...(dims.conv === true ? { 'saved.convX': rows * dims.dModel * 4 } : {}),
   };
 }
 
@@ -129,7 +135,7 @@ function columnSum<S extends string>(rows: number, cols: number, accumulate: boo
  * saved slots. `carry` (optional) is a constant initial state: read, not advanced (no final state is written).
  */
 export function planLayerTrainForward(dims: LayerTrainDims, batch: number, length: number, schedule: 'auto' | ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerTrainSlot> {
-  const optional: LayerTrainSlot[] = ['carry', 'residual', 'keyBias', 'valueBias', 'outputBias'];
+  const optional: LayerTrainSlot[] = ['carry', 'convHistory', 'residual', 'keyBias', 'valueBias', 'outputBias'];
   const rows = batch * length;
   if (rows === 0) return { dispatches: [], scratch: {}, optional };
   const { dModel, heads, headDim } = dims;
@@ -137,9 +143,17 @@ export function planLayerTrainForward(dims: LayerTrainDims, batch: number, lengt
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
   const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
   const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: true, decay: dims.decay === true, decayPeriod: heads }, device);
+  // With conv the projections read x' = x + conv(x), kept for the weight gradients.
+  const input: LayerTrainSlot = dims.conv === true ? 'saved.convX' : 'x';
+  const conv = dims.conv === true
+    ? planConvForward({ batch, length, dModel }, device).dispatches.map((d) => rebind<ConvSlot, LayerTrainSlot>(d, {
+      x: 'x', weight: 'conv', history: 'convHistory', result: 'saved.convX', nextHistory: null,
+    }))
+    : [];
   const dispatches: Dispatch<LayerTrainSlot>[] = [
-    matmul<LayerTrainSlot>(project(dims.keyBias), device, { a: 'x', weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: 'saved.K' }),
-    matmul<LayerTrainSlot>(project(dims.valueBias), device, { a: 'x', weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: { scratch: 'V rows' } }),
+    ...conv,
+    matmul<LayerTrainSlot>(project(dims.keyBias), device, { a: input, weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: 'saved.K' }),
+    matmul<LayerTrainSlot>(project(dims.valueBias), device, { a: input, weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: { scratch: 'V rows' } }),
     {
       kernel: { parts: [wgsl.headScores], constants: { WORKGROUP_SIZE: WORKGROUP } },
       params: { batch, length, heads, head_dim: headDim, scale: dims.scale },
@@ -166,7 +180,7 @@ export function planLayerTrainForward(dims: LayerTrainDims, batch: number, lengt
  * slots and the same constant initial state `carry` as the forward.
  */
 export function planLayerBackward(dims: LayerTrainDims, batch: number, length: number, schedule: 'auto' | ScanSchedule, accumulateInput: boolean, device: PlanLimits): Plan<LayerTrainSlot> {
-  const optional: LayerTrainSlot[] = ['carry', 'keyBias', 'valueBias', 'outputBias'];
+  const optional: LayerTrainSlot[] = ['carry', 'convHistory', 'keyBias', 'valueBias', 'outputBias'];
   const rows = batch * length;
   if (rows === 0) return { dispatches: [], scratch: {}, optional };
   const { dModel, heads, headDim } = dims;
@@ -218,15 +232,27 @@ export function planLayerBackward(dims: LayerTrainDims, batch: number, length: n
     workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
   });
   sums.push(columnSum<LayerTrainSlot>(rows, hd, false, s('query terms'), 'grad.query', 'query ', device));
-  // Projections: dKey = x^T dK, dValue = x^T dV, biases by column sums; dx = dK key^T + dV value^T.
+  // Projections of x' (x without conv): dKey = x'^T dK, dValue = x'^T dV, biases by column sums;
+  // dx' = dK key^T + dV value^T, which is dx without conv, else the convolution's backward makes dx and d conv.
+  const conv = dims.conv === true;
+  const input: LayerTrainSlot = conv ? 'saved.convX' : 'x';
   const weightGrad = { m: dModel, n: hd, k: rows, bias: false, residual: false, gelu: false, transposeA: true };
-  dispatches.push(matmul<LayerTrainSlot>(weightGrad, device, { a: 'x', weight: s('dK rows'), result: 'grad.key' }));
-  dispatches.push(matmul<LayerTrainSlot>(weightGrad, device, { a: 'x', weight: s('dV rows'), result: 'grad.value' }));
+  dispatches.push(matmul<LayerTrainSlot>(weightGrad, device, { a: input, weight: s('dK rows'), result: 'grad.key' }));
+  dispatches.push(matmul<LayerTrainSlot>(weightGrad, device, { a: input, weight: s('dV rows'), result: 'grad.value' }));
   if (dims.keyBias) sums.push(columnSum<LayerTrainSlot>(rows, hd, false, s('dK rows'), 'grad.keyBias', 'key bias ', device));
   if (dims.valueBias) sums.push(columnSum<LayerTrainSlot>(rows, hd, false, s('dV rows'), 'grad.valueBias', 'value bias ', device));
   const inputGrad = { m: rows, n: dModel, k: hd, bias: false, residual: false, gelu: false, transposeB: true };
-  dispatches.push(matmul<LayerTrainSlot>({ ...inputGrad, accumulate: accumulateInput }, device, { a: s('dK rows'), weight: 'key', result: 'gradInput' }));
-  dispatches.push(matmul<LayerTrainSlot>({ ...inputGrad, accumulate: true }, device, { a: s('dV rows'), weight: 'value', result: 'gradInput' }));
+  const gradConvolved: LayerTrainSlot | ScratchRef = conv ? s('dx conv') : 'gradInput';
+  dispatches.push(matmul<LayerTrainSlot>({ ...inputGrad, accumulate: !conv && accumulateInput }, device, { a: s('dK rows'), weight: 'key', result: gradConvolved }));
+  dispatches.push(matmul<LayerTrainSlot>({ ...inputGrad, accumulate: true }, device, { a: s('dV rows'), weight: 'value', result: gradConvolved }));
+  if (conv) {
+    scratch['dx conv'] = rows * dModel * 4;
+    const convBackward = planConvBackward({ batch, length, dModel }, { accumulateInput }, device);
+    Object.assign(scratch, Object.fromEntries(Object.entries(convBackward.scratch).map(([name, bytes]) => [`conv ${name}`, bytes])));
+    dispatches.push(...convBackward.dispatches.map((d) => rebind<ConvBackwardSlot, LayerTrainSlot>(d, {
+      grad: s('dx conv'), x: 'x', weight: 'conv', history: 'convHistory', gradInput: 'gradInput', gradWeight: 'grad.conv',
+    }, 'conv ')));
+  }
   for (const sum of sums) {
     dispatches.push(...sum.dispatches);
     Object.assign(scratch, sum.scratch);

@@ -9,7 +9,8 @@
 // The state (m, u, w) per (batch, head) lives on the GPU; step() is forward() over one token, so it costs the
 // same at token 10 and token 10^6, and its memory never grows. What forward/step/encode* share with AarenModel
 // is in src/nn/sequence.ts.
-import { type Plan, rebind, kernelProgram } from '../core/kernel.js';
+import { type Plan, type ScratchRef, rebind, kernelProgram } from '../core/kernel.js';
+import { CONV_HISTORY_ROWS, CONV_TAPS, planConvForward, type ConvSlot } from '../ops/conv.js';
 import { wgsl } from '../core/shader-sources.js';
 import { uploadFloat32 } from '../core/buffers.js';
 import { decayParts, outputRows, type PlanLimits } from '../ops/attention/scan.js';
@@ -51,6 +52,10 @@ export interface AarenLayerWeights {
   /** [heads], optional: recency decay. Head h's rate is softplus(decay[h]) >= 0; token i weighs
    * exp(s_i - rate (k - i)) at output k (the order-aware layer; absent: the paper's layer). */
   decay?: Float32Array;
+  /** [dModel, 4], optional: a causal depthwise convolution of width 4 on the layer input, with a residual,
+   * before the key and value projections: x'_t = x_t + sum_j conv[:, j] x_{t-j}. The state keeps the last 3
+   * inputs, so step and block-wise forward equal one pass. */
+  conv?: Float32Array;
 }
 
 export interface AarenLayerConfig {
@@ -104,13 +109,14 @@ export interface AarenLayerBuffers {
 /** A layer's state: (m, u, w) per (batch, head) in `buffer`; `next` receives the scan's final state and is copied
  * into `buffer` after each pass (a dispatch cannot read and write one buffer). */
 class LayerState extends ModuleState implements AarenState {
-  constructor(owner: object, device: GPUDevice, batch: number, readonly heads: number, headDim: number) {
-    super(owner, device, batch, heads, headDim);
+  constructor(owner: object, device: GPUDevice, batch: number, readonly heads: number, headDim: number, historyFloats: number) {
+    super(owner, device, batch, heads, headDim, historyFloats);
   }
 }
 
-/** The buffers a layer plan binds: the caller's, the state's, and the layer's weights. */
-export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias' | 'decayRates';
+/** The buffers a layer plan binds: the caller's, the state's (the scan's carry and final; the convolution's
+ * history and its update), and the layer's weights. */
+export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'convHistory' | 'convNext' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias' | 'decayRates' | 'conv';
 
 /** The sizes that fix a layer's kernels. */
 export interface LayerDims {
@@ -120,18 +126,20 @@ export interface LayerDims {
   outputBias: boolean;
   /** Recency decay: one rate per head in decayRates (default false). */
   decay?: boolean;
+  /** The causal convolution on the input (weights in `conv`; default false). */
+  conv?: boolean;
 }
 
 /** Vec4s per value row of one head in value_proj: the head's channels zero-padded to whole channel blocks. */
 const valueStride = (config: KernelConfig) => config.blocks * config.lanes;
 
-/** The attention operator fed by the fused projection (load_projected.wgsl), writing head-major outputs. */
-function projectedOperator(dims: LayerDims, config: KernelConfig): ScanOperator<LayerSlot> {
+/** The attention operator fed by the fused projection (load_projected.wgsl) of `input`, writing head-major outputs. */
+function projectedOperator(dims: LayerDims, config: KernelConfig, input: LayerSlot | ScratchRef = 'x'): ScanOperator<LayerSlot> {
   const rates = decayParts<LayerSlot>(dims.decay === true ? 'decayRates' : null, dims.heads); // sequences b * heads + h
   return {
     common: [wgsl.lseCombine],
     constants: { D_MODEL: dims.dModel, HEADS: dims.heads, V_STRIDE: valueStride(config), ...rates.constants },
-    source: { parts: [...rates.parts, wgsl.loadProjected], buffers: { x: 'x', key_query: 'keyQuery', value_proj: 'valueProj', ...rates.buffers } },
+    source: { parts: [...rates.parts, wgsl.loadProjected], buffers: { x: input, key_query: 'keyQuery', value_proj: 'valueProj', ...rates.buffers } },
     sink: { parts: [outputRows(config), wgsl.storeOutputs], buffers: { outputs: { scratch: 'heads' } } },
   };
 }
@@ -143,11 +151,18 @@ export function layerSchedule(requested: 'auto' | ScanSchedule, dims: LayerDims,
   return chooseSchedule(requested, device.cpu, batch * dims.heads * config.blocks);
 }
 
-/** The passes of one layer forward (pure): the fused scan, then the output projection. */
+/** The passes of one layer forward (pure): with conv, the causal convolution of x (and the state's next history);
+ * the fused scan; the output projection. */
 export function planLayerForward(dims: LayerDims, batch: number, length: number, schedule: ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerSlot> {
   const config = kernelConfig(device.limits, dims.headDim);
   const sequences = batch * dims.heads;
-  const scan = planScan(projectedOperator(dims, config), {
+  const convolved: ScratchRef = { scratch: 'conv x' };
+  const conv = dims.conv === true
+    ? planConvForward({ batch, length, dModel: dims.dModel }, device).dispatches.map((d) => rebind<ConvSlot, LayerSlot>(d, {
+      x: 'x', weight: 'conv', history: 'convHistory', result: convolved, nextHistory: 'convNext',
+    }))
+    : [];
+  const scan = planScan(projectedOperator(dims, config, dims.conv === true ? convolved : 'x'), {
     sequences, count: length, channels: dims.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
   }, schedule, { carry: 'carry', final: 'final' });
   const project = planMatmul({
@@ -155,11 +170,11 @@ export function planLayerForward(dims: LayerDims, batch: number, length: number,
     headMajor: { length, heads: dims.heads, headDim: dims.headDim },
   }, device);
   return {
-    dispatches: [...scan.dispatches, rebind<MatmulSlot, LayerSlot>(project, {
+    dispatches: [...conv, ...scan.dispatches, rebind<MatmulSlot, LayerSlot>(project, {
       a: { scratch: 'heads' }, weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
     })],
-    scratch: { ...scan.scratch, heads: sequences * length * dims.headDim * 4 },
-    optional: ['carry', 'final', 'residual'],
+    scratch: { ...scan.scratch, heads: sequences * length * dims.headDim * 4, ...(conv.length ? { [convolved.scratch]: batch * length * dims.dModel * 4 } : {}) },
+    optional: ['carry', 'final', 'residual', 'convHistory', 'convNext'],
   };
 }
 
@@ -212,6 +227,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     const valueBias = check('valueBias', hd, 'heads*headDim', true);
     const outputBias = check('outputBias', dModel, 'dModel', true);
     const decay = check('decay', heads, 'heads', true);
+    const conv = check('conv', dModel * CONV_TAPS, `dModel ${dModel} x ${CONV_TAPS}`, true);
     const schedule = checkOneOf('config.schedule', config.schedule ?? 'auto', ['auto', ...SCAN_SCHEDULES] as const);
 
     const kc = kernelConfig(device.limits, headDim);
@@ -231,7 +247,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     }
     // Compile what this layer's passes use now (compiling costs seconds on CPU adapters), so that the encode
     // paths find them ready: recurrent always (one-token passes), the tile kernels for sequential and parallel.
-    const dims = { dModel, heads, headDim, outputBias: outputBias !== undefined, decay: decay !== undefined };
+    const dims = { dModel, heads, headDim, outputBias: outputBias !== undefined, decay: decay !== undefined, conv: conv !== undefined };
     const op = projectedOperator(dims, kc);
     const cpu = isCpuAdapter(device);
     const limits = { limits: device.limits, cpu };
@@ -256,6 +272,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     if (keyBias) raw.keyBias = uploadFloat32(device, keyBias, 'aaren key bias');
     if (valueBias) raw.valueBias = uploadFloat32(device, valueBias, 'aaren value bias');
     if (decay) raw.decay = uploadFloat32(device, decay, 'aaren decay');
+    if (conv) raw.conv = uploadFloat32(device, conv, 'aaren conv');
     return new AarenLayer(device, dModel, heads, headDim, scale, schedule, weights, raw);
   }
 
@@ -263,12 +280,18 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
   createState(batch: number): AarenState {
     this.checkAlive('createState');
     checkInteger('batch', batch, 1, this.maxBatch);
-    return new LayerState(this, this.device, batch, this.heads, this.headDim);
+    return new LayerState(this, this.device, batch, this.heads, this.headDim, this.raw.conv ? batch * CONV_HISTORY_ROWS * this.dModel : 0);
   }
 
   /** Reads a state back: ScanState over the batch * heads sequences b * heads + h. */
   async readState(state: AarenState): Promise<ScanState> {
     return (this.checkState('state', state, state?.batch) as LayerState).read();
+  }
+
+  /** Reads a state's convolution history back: the last 3 inputs of each sequence, [batch, 3, dModel] (row 2 the
+   * latest; zeros before the first tokens); empty for a layer without conv. */
+  async readHistory(state: AarenState): Promise<Float32Array> {
+    return (this.checkState('state', state, state?.batch) as LayerState).readHistory();
   }
 
   protected planFor(batch: number, length: number, residual: boolean): Plan<LayerSlot> {
@@ -284,12 +307,15 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
   /** @internal The weight and state slots, for AarenModel's plan (it binds each layer's under `b{l}.`). */
   slotsOf(state?: AarenState): Partial<Record<LayerSlot, GPUBuffer>> {
     const s = state as LayerState | undefined;
-    return { ...this.weights, carry: s?.buffer, final: s?.next };
+    return { ...this.weights, conv: this.raw.conv, carry: s?.buffer, final: s?.next, convHistory: s?.history, convNext: s?.historyNext };
   }
 
   /** @internal The sizes and options that fix this layer's inference kernels. */
   get layerDims(): LayerDims {
-    return { dModel: this.dModel, heads: this.heads, headDim: this.headDim, outputBias: this.weights.outputBias !== undefined, decay: this.raw.decay !== undefined };
+    return {
+      dModel: this.dModel, heads: this.heads, headDim: this.headDim, outputBias: this.weights.outputBias !== undefined,
+      decay: this.raw.decay !== undefined, conv: this.raw.conv !== undefined,
+    };
   }
 
   protected statesOf(state: AarenState): LayerState[] {
@@ -309,7 +335,7 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     return {
       dModel: this.dModel, heads: this.heads, headDim: this.headDim, scale: this.scale,
       keyBias: this.raw.keyBias !== undefined, valueBias: this.raw.valueBias !== undefined, outputBias: this.weights.outputBias !== undefined,
-      decay: this.raw.decay !== undefined,
+      decay: this.raw.decay !== undefined, conv: this.raw.conv !== undefined,
     };
   }
 
@@ -411,13 +437,13 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     const s = state === undefined ? undefined : (this.checkState('state', state, batch) as LayerState);
     await checkLiveDevice('AarenLayer.device', this.device);
     const dims = this.trainDims;
-    const names = { query: 'query', key: 'key', value: 'value', output: 'output', key_bias: 'keyBias', value_bias: 'valueBias', output_bias: 'outputBias', decay: 'decay' } as Record<string, keyof LayerGradients>;
+    const names = { query: 'query', key: 'key', value: 'value', output: 'output', key_bias: 'keyBias', value_bias: 'valueBias', output_bias: 'outputBias', decay: 'decay', conv: 'conv' } as Record<string, keyof LayerGradients>;
     if (n === 0) {
       const gradients = {} as LayerGradients;
       for (const p of LAYER_PARAMETERS.filter((q) => hasWeight(dims, q.slot))) gradients[names[p.name]!] = new Float32Array(weightShape(dims, p.slot).reduce((a, b) => a * b, 1));
       return { output: new Float32Array(0), gradInput: new Float32Array(0), gradients };
     }
-    const result = await runTrainer(this.device, 'AarenLayer.backward', () => this.trainer(batch, length), x, gradOutput, s ? { carry: s.buffer } : {});
+    const result = await runTrainer(this.device, 'AarenLayer.backward', () => this.trainer(batch, length), x, gradOutput, s ? { carry: s.buffer, ...(s.history ? { convHistory: s.history } : {}) } : {});
     const gradients = {} as LayerGradients;
     for (const [name, g] of Object.entries(result.gradients)) gradients[names[name]!] = g;
     return { output: result.output, gradInput: result.gradInput, gradients };
@@ -440,6 +466,8 @@ export interface LayerGradients {
   outputBias?: Float32Array;
   /** d loss / d theta (the decay parameter, [heads]). */
   decay?: Float32Array;
+  /** d loss / d conv ([dModel, 4]). */
+  conv?: Float32Array;
 }
 
 export interface LayerBackwardResult {

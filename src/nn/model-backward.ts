@@ -65,7 +65,7 @@ export function planModelTrainForward(dims: ModelTrainDims, batch: number, lengt
   const { dModel, dFF, eps } = dims;
   const rows = batch * length;
   const optional: string[] = [];
-  for (let l = 0; l < dims.layers; l++) optional.push(...['carry', 'keyBias', 'valueBias', 'outputBias'].map(block(l)));
+  for (let l = 0; l < dims.layers; l++) optional.push(...['carry', 'convHistory', 'keyBias', 'valueBias', 'outputBias'].map(block(l)));
   if (rows === 0) return { dispatches: [], scratch: {}, optional };
   const scratch: Record<string, number> = {};
   const dispatches: Dispatch<string>[] = [];
@@ -98,7 +98,7 @@ export function planModelBackward(dims: ModelTrainDims, batch: number, length: n
   const { dModel, dFF } = dims;
   const rows = batch * length;
   const optional: string[] = [];
-  for (let l = 0; l < dims.layers; l++) optional.push(...['carry', 'keyBias', 'valueBias', 'outputBias'].map(block(l)));
+  for (let l = 0; l < dims.layers; l++) optional.push(...['carry', 'convHistory', 'keyBias', 'valueBias', 'outputBias'].map(block(l)));
   if (rows === 0) return { dispatches: [], scratch: {}, optional };
   const scratch: Record<string, number> = { dPre: rows * dFF * 4, dN: rows * dModel * 4, dA: rows * dModel * 4 };
   const dispatches: Dispatch<string>[] = [];

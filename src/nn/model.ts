@@ -120,7 +120,7 @@ export function planModelForward(dims: ModelDims, batch: number, length: number,
     dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: cur, gamma: b('ln1.gamma'), beta: b('ln1.beta'), result: scratch.normed }));
     for (const d of layer.dispatches) {
       dispatches.push(rebind<LayerSlot, ModelSlot>(d, {
-        x: scratch.normed, output: scratch.p, residual: cur, carry: b('carry'), final: b('final'),
+        x: scratch.normed, output: scratch.p, residual: cur, carry: b('carry'), final: b('final'), convHistory: b('convHistory'), convNext: b('convNext'), conv: b('conv'),
         keyQuery: b('keyQuery'), valueProj: b('valueProj'), outputWeight: b('outputWeight'), outputBias: b('outputBias'), decayRates: b('decayRates'),
       }, `b${l} `));
     }
@@ -131,7 +131,7 @@ export function planModelForward(dims: ModelDims, batch: number, length: number,
   }
   dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: cur, gamma: 'final.gamma', beta: 'final.beta', result: 'output' }));
   const optional: ModelSlot[] = [];
-  for (let l = 0; l < dims.layers; l++) optional.push(`b${l}.carry`, `b${l}.final`, `b${l}.outputBias`, `b${l}.residual`);
+  for (let l = 0; l < dims.layers; l++) optional.push(`b${l}.carry`, `b${l}.final`, `b${l}.convHistory`, `b${l}.convNext`, `b${l}.outputBias`, `b${l}.residual`);
   return { dispatches, scratch: allScratch, optional };
 }
 
@@ -365,7 +365,11 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
       return { output: new Float32Array(0), gradInput: new Float32Array(0), gradients };
     }
     const carry: Record<string, GPUBuffer> = {};
-    s?.layers.forEach((layerState, l) => { carry[`b${l}.carry`] = layerState.buffer; });
+    s?.layers.forEach((layerState, l) => {
+      carry[`b${l}.carry`] = layerState.buffer;
+      const history = (layerState as unknown as ModuleState).history;
+      if (history) carry[`b${l}.convHistory`] = history;
+    });
     return runTrainer(this.device, 'AarenModel.backward', () => this.trainer(batch, length), x, gradOutput, carry);
   }
 }
@@ -379,6 +383,8 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
 // blocks.{l}.attention.output_bias                 [dModel]                     optional
 // blocks.{l}.attention.decay                       [heads]                      optional: recency decay theta
 //                                                  (rate = softplus(theta)); absent in the paper's plain layer
+// blocks.{l}.attention.conv                        [dModel, 4]                  optional: causal depthwise
+//                                                  convolution of the layer input (residual); absent: none
 // blocks.{l}.ln2.weight / .bias                    [dModel]
 // blocks.{l}.ffn.w1 [dModel, dFF], .b1 [dFF], .w2 [dFF, dModel], .b2 [dModel]
 // final_norm.weight / .bias                        [dModel]
@@ -426,6 +432,9 @@ export function modelFromSafetensorsFile({ tensors, metadata }: SafetensorsFile)
     const decay = tensors.get(`${p}.attention.decay`);
     if (decay && decay.shape.length !== 1) throw new RangeError(`safetensors: tensor ${p}.attention.decay has shape [${decay.shape.join(', ')}], expected [heads]`);
     if (decay) attention.decay = decay.data;
+    const conv = tensors.get(`${p}.attention.conv`);
+    if (conv && (conv.shape.length !== 2 || conv.shape[1] !== 4)) throw new RangeError(`safetensors: tensor ${p}.attention.conv has shape [${conv.shape.join(', ')}], expected [dModel, 4]`);
+    if (conv) attention.conv = conv.data;
     if (kb) attention.keyBias = kb;
     if (vb) attention.valueBias = vb;
     if (ob) attention.outputBias = ob;
@@ -455,6 +464,7 @@ export function modelToSafetensors(config: AarenModelConfig): Uint8Array {
     if (b.attention.valueBias) tensors[`${p}.attention.value_bias`] = { shape: [hd], data: b.attention.valueBias };
     if (b.attention.outputBias) tensors[`${p}.attention.output_bias`] = { shape: [dModel], data: b.attention.outputBias };
     if (b.attention.decay) tensors[`${p}.attention.decay`] = { shape: [heads], data: b.attention.decay };
+    if (b.attention.conv) tensors[`${p}.attention.conv`] = { shape: [dModel, 4], data: b.attention.conv };
     tensors[`${p}.ln2.weight`] = { shape: [dModel], data: b.ln2.weight };
     tensors[`${p}.ln2.bias`] = { shape: [dModel], data: b.ln2.bias };
     tensors[`${p}.ffn.w1`] = { shape: [dModel, dFF], data: b.ffn.w1 };

@@ -21,22 +21,43 @@ export interface SequenceBuffers {
 }
 
 /** The state of `batch * heads` scan sequences on the GPU: `buffer`, and `next`, the scan's final-state target,
- * copied into `buffer` after each pass (a dispatch cannot read and write one buffer). */
+ * copied into `buffer` after each pass (a dispatch cannot read and write one buffer). With `historyFloats` (a layer
+ * with a causal convolution) also the last inputs of each sequence, `history`, and its update target `historyNext`,
+ * copied back the same way. */
 export class ModuleState {
   destroyed = false;
   tokens = 0;
   readonly buffer: GPUBuffer;
   readonly next: GPUBuffer;
+  readonly history?: GPUBuffer;
+  readonly historyNext?: GPUBuffer;
 
-  constructor(readonly owner: object, private readonly device: GPUDevice, readonly batch: number, heads: number, readonly headDim: number) {
+  constructor(readonly owner: object, private readonly device: GPUDevice, readonly batch: number, heads: number, readonly headDim: number, historyFloats = 0) {
     const packed = packState(emptyState(batch * heads, headDim));
     this.buffer = uploadFloat32(device, packed, 'aaren state');
     this.next = createStorageBuffer(device, packed.byteLength, 'aaren state update');
+    if (historyFloats > 0) {
+      this.history = createStorageBuffer(device, historyFloats * 4, 'aaren conv history'); // zeros: no earlier input
+      this.historyNext = createStorageBuffer(device, historyFloats * 4, 'aaren conv history update');
+    }
   }
 
-  /** GPU bytes the state holds (buffer and its same-size update target), independent of tokens seen. */
+  /** GPU bytes the state holds (buffers and their same-size update targets), independent of tokens seen. */
   get bytes(): number {
-    return this.buffer.size + this.next.size;
+    return this.buffer.size + this.next.size + (this.history?.size ?? 0) + (this.historyNext?.size ?? 0);
+  }
+
+  /** Records the copies of the pass's updates into the state. */
+  encodeUpdate(encoder: GPUCommandEncoder): void {
+    encoder.copyBufferToBuffer(this.next, 0, this.buffer, 0, this.buffer.size);
+    if (this.history && this.historyNext) encoder.copyBufferToBuffer(this.historyNext, 0, this.history, 0, this.history.size);
+  }
+
+  /** The convolution's history read back ([batch, 3, dModel]); empty without one. */
+  async readHistory(): Promise<Float32Array> {
+    if (!this.history) return new Float32Array(0);
+    const [h] = await submitAndRead(this.device, this.device.createCommandEncoder(), [{ buffer: this.history, floats: this.history.size / 4 }]);
+    return h!;
   }
 
   /** The state as a ScanState over its sequences (b * heads + h). */
@@ -52,6 +73,8 @@ export class ModuleState {
     this.destroyed = true;
     this.buffer.destroy();
     this.next.destroy();
+    this.history?.destroy();
+    this.historyNext?.destroy();
   }
 }
 
@@ -211,7 +234,7 @@ export abstract class SequenceModule<St extends OwnedState, S extends string> {
     pass.end();
     if (state) {
       for (const s of this.statesOf(state)) {
-        encoder.copyBufferToBuffer(s.next, 0, s.buffer, 0, s.buffer.size);
+        s.encodeUpdate(encoder);
         s.tokens += length;
       }
     }
