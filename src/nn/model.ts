@@ -335,6 +335,10 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
     const named = this.namedSlots();
     const weights: Record<string, GPUBuffer> = {};
     for (const n of named) weights[n.slot] = n.parameter.buffer;
+    this.blocks.forEach((layer, l) => {
+      const rates = layer.weightSlots().decayRates; // derived from the decay parameter by encodeRefresh
+      if (rates) weights[`b${l}.decayRates`] = rates;
+    });
     return PlanTrainer.create(this.device, {
       batch, length, width: this.config.dModel, label: 'AarenModel', forward, backward, saved, weights,
       parameters: named.map((n) => ({ parameter: n.parameter, gradSlot: n.gradSlot })),

@@ -6,6 +6,8 @@
 
 var<storage, read> decay_rates: array<f32>;
 
+const DECAY: bool = true;
+
 fn sequence_decay(seq: u32) -> f32 {
   return decay_rates[seq % DECAY_PERIOD];
 }

@@ -7,7 +7,6 @@ struct GradEndParams {
   has_initial: u32,        // 1: initial_state is bound (the forward continued from it)
   has_grad_final: u32,     // 1: grad_final_state is bound
   write_grad_initial: u32, // 1: grad_initial_state is bound and receives dL/d(initial state)
-  write_grad_decay: u32,   // 1: grad_decay is bound and receives the end terms of dL/d(decay rate) (grad_finish)
 }
 
 var<uniform> params: GradEndParams;

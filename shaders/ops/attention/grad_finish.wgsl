@@ -6,37 +6,19 @@
 //    dw0 = eps a_1, du0 = -eps b_1, dm0 = u0 du0 + w0 . dw0 (+ r above);
 //  - when u_N = 0 (every token masked, empty initial state) the final state is the initial state: the gradient of
 //    the final state passes straight through.
-// With recency decay (rate r = sequence_decay(b)): the initial state is one token older at the first position
-// (eps = exp(m0 - r - m_1) / u_1), and the max is taken over the scores shifted to one frame, s_i + r i against
-// m0 - r (a linear search: m is no longer monotone; f32 shifted scores can swap near-ties, which only matters for a
-// gradient of m itself, zero for any loss that sees the state only through o, L or the combine); and
-// grad_decay[b] = -dm0 - (N - 1) gm, the end terms of dL/dr (src/reference/scan-backward.ts), to which
-// decay_grad.wgsl adds sum_i i ds_i.
+// With recency decay (DECAY, from decay_rates.wgsl; rate r = sequence_decay(b)): the initial state is one token
+// older at the first position (eps = exp(m0 - r - m_1) / u_1), and the max's share r_max is left to
+// decay_grad.wgsl, which finds what the max picked over the scores shifted to one frame (m is no longer monotone):
+// grad_first[b]'s free header slots receive (E, r_max), E = -dm0 - (N - 1) gm the end terms of dL/drate
+// (src/reference/scan-backward.ts; dm0 without r_max), both 0 when u_N = 0 (the rate changes nothing then).
 // Composed with: lse_backward (stats), state_layout, grad_end_params, rows_*<forward_output>, decay_rates or
-// no_decay.
+// no_decay (DECAY, sequence_decay).
 
 var<storage, read> initial_state: array<vec4<f32>>;
 var<storage, read> grad_final_state: array<vec4<f32>>;
-var<storage, read> grad_first: array<vec4<f32>>;
+var<storage, read_write> grad_first: array<vec4<f32>>;
 var<storage, read_write> grad_scores: array<f32>;
 var<storage, read_write> grad_initial_state: array<vec4<f32>>;
-var<storage, read_write> grad_decay: array<f32>;
-var<storage, read> scores: array<f32>;
-
-// The first position whose score, shifted to position 0's frame (s_i + r i), is the largest; masked ones never are
-// unless all are (u_N > 0 here, so one is not).
-fn first_shifted_argmax(b: u32, n: u32, rate: f32) -> u32 {
-  var best = 0u;
-  var top = scores[b * n] ;
-  for (var i = 1u; i < n; i++) {
-    let s = scores[b * n + i] + rate * f32(i);
-    if (s > top) {
-      top = s;
-      best = i;
-    }
-  }
-  return best;
-}
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -57,11 +39,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     u0 = initial_state[base].y;
   }
   let write_initial = params.write_grad_initial != 0u;
-  let write_decay = params.write_grad_decay != 0u;
   let has_grad_final = params.has_grad_final != 0u;
   let rate = sequence_decay(b);
-  if (write_decay) {
-    grad_decay[b] = 0.0; // the whole of it when u_N = 0 below
+  if (DECAY) {
+    grad_first[base].z = 0.0; // E and r_max when u_N = 0 below
+    grad_first[base].w = 0.0;
   }
   if (last.y <= 0.0) {
     if (write_initial) {
@@ -83,14 +65,9 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
       r -= dot(grad_final_state[base + 1u + q], last.y * forward_output_load4(b * n + n - 1u, q));
     }
   }
-  // Which the max picked: without decay m is nondecreasing (binary search below), with it compare shifted scores.
-  var argmax = 0u;
-  if (rate > 0.0) {
-    argmax = first_shifted_argmax(b, n, rate);
-  }
-  let max_is_initial = has_initial && select(m0 >= last.x, m0 - rate >= scores[b * n + argmax] + rate * f32(argmax), rate > 0.0);
+  let max_is_initial = !DECAY && has_initial && m0 >= last.x;
   var dm0 = 0.0;
-  if (write_initial || write_decay) {
+  if (write_initial || DECAY) {
     var eps = 0.0;
     if (has_initial && first.y > 0.0) {
       eps = exp(min(m0 - rate - first.x, 0.0)) / first.y;
@@ -112,15 +89,13 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
       grad_initial_state[base] = vec4<f32>(dm0, du0, 0.0, 0.0);
     }
   }
-  if (write_decay) {
+  if (DECAY) {
     var gm = 0.0;
     if (has_grad_final) {
       gm = grad_final_state[base].x;
     }
-    grad_decay[b] = -dm0 - f32(n - 1u) * gm;
-  }
-  if (has_grad_final && !max_is_initial && rate > 0.0) {
-    grad_scores[b * n + argmax] += r;
+    grad_first[base].z = -dm0 - f32(n - 1u) * gm;
+    grad_first[base].w = r;
   } else if (has_grad_final && !max_is_initial) {
     // The first position whose m reached m_N: lo = the smallest i with stats[i].x >= m_N.
     var lo = 0u;

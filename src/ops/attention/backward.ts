@@ -134,7 +134,7 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   const geometry = { sequences: batch, count: length, channels: headDim, config, maxGroups };
   const ends = {
     batch, count: length, head_dim: headDim, has_initial: { ifBound: 'initialState' as const }, has_grad_final: { ifBound: 'gradFinalState' as const },
-    write_grad_initial: { ifBound: 'gradInitialState' as const }, write_grad_decay: decay ? 1 : 0,
+    write_grad_initial: { ifBound: 'gradInitialState' as const },
   };
   const endGroups: [number, number, number] = [Math.ceil(batch / 64), 1, 1];
   const carry: Dispatch<BackwardSlot> = {
@@ -182,17 +182,19 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
     params: ends,
     buffers: {
       stats: 'stats', forward_output: 'output', initial_state: 'initialState', grad_final_state: 'gradFinalState',
-      grad_first: 'gradFirst', grad_scores: 'gradScores', grad_initial_state: 'gradInitialState', scores: 'scores',
-      grad_decay: decay ? 'gradDecay' : null, ...rates.buffers,
+      grad_first: 'gradFirst', grad_scores: 'gradScores', grad_initial_state: 'gradInitialState', ...rates.buffers,
     },
     workgroups: endGroups,
   });
   if (decay) {
-    // dL/d(rate) = sum_i i ds_i + grad_finish's end terms: after every ds share and the max's share are in place.
+    // dL/d(rate) = sum_i i ds_i + grad_finish's end terms + the final max's share, which goes to ds here.
     dispatches.push({
-      kernel: { parts: [wgsl.scanParams, wgsl.decayGrad], constants: {} },
-      params: { batch, count: length, head_dim: headDim, tiles_per_chunk: 1, chunks: 1, has_carry: 0, write_final: 0 },
-      buffers: { grad_scores: 'gradScores', grad_decay: 'gradDecay' },
+      kernel: { parts: [wgsl.gradEndParams, wgsl.stateLayout, ...rates.parts, wgsl.decayGrad], constants: rates.constants },
+      params: ends,
+      buffers: {
+        grad_scores: 'gradScores', grad_decay: 'gradDecay', grad_first: 'gradFirst', initial_state: 'initialState', scores: 'scores',
+        grad_initial_state: 'gradInitialState', ...rates.buffers,
+      },
       workgroups: [batch, 1, 1],
     });
   }
