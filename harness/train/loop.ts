@@ -62,7 +62,7 @@ export interface TrainConfig {
 
 /** The defaults of `npm run train`: about 3 minutes on SwiftShader (2 CPU cores), see README "Training". */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
-  model: { layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128 },
+  model: { layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128, recencyDecay: true, convolution: true },
   steps: 300,
   batch: 16,
   length: 64,
