@@ -59,6 +59,10 @@ export interface Summary extends Partial<PeerSummary> {
   endToEndVsCopy: number;
   /** GPU-resident backward of the scan (PrefixScanBackward) time / forward (PrefixScan) time, scanVsCopy's shape. */
   scanBackwardVsForward: number;
+  /** The forward scan with recency decay (a rate per sequence) time / without, scanVsCopy's shape (goal <= 1.1). */
+  decayForwardCost: number;
+  /** The backward scan with recency decay (and the rates' gradient) time / without, same shape (goal <= 1.1). */
+  decayBackwardCost: number;
   /** Tokens per second of AarenLanguageModel.trainStep (forward, loss, backward, AdamW), BenchShapes.train. */
   trainTokensPerSecond: number;
   /** trainStep time / the LM's inference forward time at the same shape (both typed calls, wall clock). */
@@ -290,6 +294,11 @@ export class Buffers {
       if (scale !== 1) for (let i = 0; i < data.length; i++) data[i]! *= scale;
       this.device.queue.writeBuffer(buffer, start * 4, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     }
+    return buffer;
+  }
+  upload(data: Float32Array, label: string): GPUBuffer {
+    const buffer = this.empty(data.byteLength, label);
+    this.device.queue.writeBuffer(buffer, 0, data.buffer as ArrayBuffer, data.byteOffset, data.byteLength);
     return buffer;
   }
   release(): void {
@@ -562,6 +571,8 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   // scanBackwardVsForward: the backward (gradients of scores and values from the forward's stats) against the
   // forward, at scanVsCopy's shape, both timed here one after the other (the same load on the machine).
   let backwardVsForward = 0;
+  let decayForwardCost = 0;
+  let decayBackwardCost = 0;
   {
     const length = plan.anchorLength;
     const shape = { batch, length, headDim };
@@ -572,23 +583,37 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
       gradOutput: buffers.random(rows, 5, 'bench grad output'), gradScores: buffers.empty(batch * length * 4, 'bench grad scores'),
       gradValues: buffers.empty(rows * 4, 'bench grad values'),
     };
+    // The same with recency decay: rates spread over [0.01, 1] (their values do not change the work).
+    const decay = buffers.upload(Float32Array.from({ length: batch }, (_, i) => 0.01 + i / Math.max(1, batch - 1)), 'bench decay rates');
+    const gradDecay = buffers.empty(batch * 4, 'bench grad decay');
     const forward = await PrefixScan.create(device, shape);
     const withStats = await PrefixScan.create(device, shape, { saveStats: true });
     const backward = await PrefixScanBackward.create(device, shape);
+    const forwardDecay = await PrefixScan.create(device, shape, { decay: true });
+    const withStatsDecay = await PrefixScan.create(device, shape, { saveStats: true, decay: true });
+    const backwardDecay = await PrefixScanBackward.create(device, shape, { decay: true });
     try {
+      const bytes = { forward: scanBytes(batch, length, headDim), backward: 4 * batch * length * (4 + 4 * headDim) };
       const encoder = device.createCommandEncoder({ label: 'bench forward with stats' });
       withStats.encode(encoder, b);
       device.queue.submit([encoder.finish()]);
       const tf = await timer.time((e) => forward.encode(e, { scores: b.scores, values: b.values, output: b.output }));
       const tb = await timer.time((e) => backward.encode(e, b));
-      record({ kernel: 'scan-forward', batch, length, headDim, ...tf, bytes: scanBytes(batch, length, headDim) }, investigation);
+      record({ kernel: 'scan-forward', batch, length, headDim, ...tf, bytes: bytes.forward }, investigation);
       // Backward traffic: scores, stats, values, outputs and gradOutput read; gradScores and gradValues written.
-      record({ kernel: 'scan-backward', batch, length, headDim, ...tb, bytes: 4 * batch * length * (4 + 4 * headDim) }, investigation);
+      record({ kernel: 'scan-backward', batch, length, headDim, ...tb, bytes: bytes.backward }, investigation);
       backwardVsForward = tb.medianMs / tf.medianMs;
+      const decayEncoder = device.createCommandEncoder({ label: 'bench forward with stats and decay' });
+      withStatsDecay.encode(decayEncoder, { ...b, decay });
+      device.queue.submit([decayEncoder.finish()]);
+      const tfd = await timer.time((e) => forwardDecay.encode(e, { scores: b.scores, values: b.values, output: b.output, decay }));
+      const tbd = await timer.time((e) => backwardDecay.encode(e, { ...b, decay, gradDecay }));
+      record({ kernel: 'scan-forward-decay', batch, length, headDim, ...tfd, bytes: bytes.forward }, investigation);
+      record({ kernel: 'scan-backward-decay', batch, length, headDim, ...tbd, bytes: bytes.backward }, investigation);
+      decayForwardCost = tfd.medianMs / tf.medianMs;
+      decayBackwardCost = tbd.medianMs / tb.medianMs;
     } finally {
-      forward.destroy();
-      withStats.destroy();
-      backward.destroy();
+      for (const op of [forward, withStats, backward, forwardDecay, withStatsDecay, backwardDecay]) op.destroy();
       buffers.release();
     }
   }
@@ -664,6 +689,8 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     scanVsCopy: find('copy', plan.anchorLength) / find('scan', plan.anchorLength),
     endToEndVsCopy,
     scanBackwardVsForward: backwardVsForward,
+    decayForwardCost,
+    decayBackwardCost,
     trainTokensPerSecond: train.tokensPerSecond,
     trainStepVsForward: train.vsForward,
     parallelVsNaive: find('naive', plan.naiveAnchorLength) / find('scan', plan.naiveAnchorLength),

@@ -30,6 +30,8 @@ export function renderMarkdown(r: BenchReport): string {
   row('scanVsCopy', s.scanVsCopy, '>= 0.8', `scan bytes/s / copy bytes/s, L = ${c.anchorLength}`);
   row('endToEndVsCopy', s.endToEndVsCopy, '>= 0.7', `upload + copy + readback time / typed prefixAttention time (wall clock), L = ${c.anchorLength}`);
   row('scanBackwardVsForward', s.scanBackwardVsForward, '<= 2.5', `scan backward time / forward time (GPU-resident), L = ${c.anchorLength}`);
+  row('decayForwardCost', s.decayForwardCost, '<= 1.1', `forward scan with recency decay / without, L = ${c.anchorLength}`);
+  row('decayBackwardCost', s.decayBackwardCost, '<= 1.1', `backward scan with recency decay (and d rate) / without, L = ${c.anchorLength}`);
   const t = c.train;
   const lmText = t ? `LM vocab ${t.model.vocabSize}, ${t.model.layers} x dModel ${t.model.dModel} (${t.model.heads} x ${t.model.headDim} heads, dFF ${t.model.dFF}), batch ${t.batch} x length ${t.length}` : '';
   if (s.trainTokensPerSecond !== undefined) row('trainTokensPerSecond', s.trainTokensPerSecond, 'higher', `tokens / s of trainStep (forward, loss, backward, AdamW), ${lmText}`);

@@ -7,7 +7,7 @@ import { dawnDevice } from './dawn.js';
 import { runBench } from '../bench/bench.js';
 import { writeResults } from '../bench/write.js';
 
-const SUMMARY_KEYS = ['scanVsCopy', 'endToEndVsCopy', 'scanBackwardVsForward', 'trainTokensPerSecond', 'trainStepVsForward', 'parallelVsNaive', 'parallelVsSequential', 'stepGrowth', 'kvCacheStepVsAaren', 'stateBytes', 'kvCacheBytes'];
+const SUMMARY_KEYS = ['scanVsCopy', 'endToEndVsCopy', 'scanBackwardVsForward', 'decayForwardCost', 'decayBackwardCost', 'trainTokensPerSecond', 'trainStepVsForward', 'parallelVsNaive', 'parallelVsSequential', 'stepGrowth', 'kvCacheStepVsAaren', 'stateBytes', 'kvCacheBytes'];
 const ROW_KEYS = ['kernel', 'batch', 'length', 'headDim', 'medianMs', 'minMs', 'maxMs', 'gbPerSec'];
 const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
