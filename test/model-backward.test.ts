@@ -60,7 +60,7 @@ describe('AarenLayer.backward / AarenModel.backward', () => {
     for (const cpu of [true, false]) {
       const limits = { limits: device.limits, cpu };
       for (const headDim of [6, 8, 33]) {
-        const dims: LayerTrainDims = { dModel: 7, heads: 2, headDim, scale: 0.3, keyBias: true, valueBias: true, outputBias: true };
+        const dims: LayerTrainDims = { dModel: 7, heads: 2, headDim, scale: 0.3, keyBias: true, valueBias: true, outputBias: true, decay: true, conv: true };
         const plans = [planLayerRefresh(dims, limits)];
         for (const schedule of ['recurrent', 'sequential', 'parallel'] as const) {
           plans.push(planLayerTrainForward(dims, 2, 600, schedule, true, limits) as never, planLayerBackward(dims, 2, 600, schedule, true, limits) as never);

@@ -49,17 +49,21 @@ test('every scan forward/backward, layer/model forward, language-model and AdamW
           for (const schedule of ['auto', ...SCAN_SCHEDULES] as const) {
             for (const chunks of [{}, { tilesPerChunk: 1 }, { targetWorkgroups: 1 }]) {
               const where = `${schedule} d${headDim} n${length} cpu ${cpu} ${JSON.stringify(chunks)}`;
-              countPlan(planPrefixScanBackward(shape, { schedule, ...chunks }, device), `backward ${where}`);
-              for (const outputs of ['all', 'last'] as const) {
-                for (const saveStats of outputs === 'all' ? [false, true] : [false]) {
-                  countPlan(planPrefixScan(shape, { schedule, outputs, saveStats, ...chunks }, device), `forward ${outputs}${saveStats ? ' saveStats' : ''} ${where}`);
+              for (const decay of [false, true]) {
+                countPlan(planPrefixScanBackward(shape, { schedule, decay, ...chunks }, device), `backward ${where}${decay ? ' decay' : ''}`);
+                for (const outputs of ['all', 'last'] as const) {
+                  for (const saveStats of outputs === 'all' ? [false, true] : [false]) {
+                    countPlan(planPrefixScan(shape, { schedule, outputs, saveStats, decay, ...chunks }, device), `forward ${outputs}${saveStats ? ' saveStats' : ''} ${where}${decay ? ' decay' : ''}`);
+                  }
                 }
               }
             }
           }
           for (const schedule of SCAN_SCHEDULES) {
             for (const residual of [false, true]) {
-              countPlan(planLayerForward({ dModel: 8, heads: 2, headDim, outputBias: true }, batch, length, schedule, residual, device), `layer ${schedule} d${headDim}`);
+              for (const order of [{}, { decay: true, conv: true }]) {
+                countPlan(planLayerForward({ dModel: 8, heads: 2, headDim, outputBias: true, ...order }, batch, length, schedule, residual, device), `layer ${schedule} d${headDim} ${JSON.stringify(order)}`);
+              }
             }
             countPlan(planModelForward({ layers: 1, dModel: 8, heads: 2, headDim, dFF: 16, eps: 1e-5, layer: [{ dModel: 8, heads: 2, headDim, outputBias: true }] }, batch, length, schedule, device), `model ${schedule} d${headDim}`);
           }
@@ -77,7 +81,7 @@ test('every scan forward/backward, layer/model forward, language-model and AdamW
   }
   // The check covers the backward's kernels (the pre-pass, the scan of each schedule, sum_partials and both ends).
   const names = [...counted.keys()].join('\n');
-  for (const part of ['grad_carry', 'grad_terms', 'recurrent_scan', 'chunk_scan', 'chunk_reduce', 'sum_partials', 'grad_finish', 'store_stats', 'embedding_backward', 'cross_entropy_rows', 'cross_entropy_workgroup', 'adamw_update']) expect(names).toContain(part);
+  for (const part of ['grad_carry', 'grad_terms', 'recurrent_scan', 'chunk_scan', 'chunk_reduce', 'sum_partials', 'grad_finish', 'decay_grad', 'decay_rates', 'conv_forward', 'store_stats', 'embedding_backward', 'cross_entropy_rows', 'cross_entropy_workgroup', 'adamw_update']) expect(names).toContain(part);
   const over = [...counted.entries()].filter(([, c]) => c.storage > 8).map(([key, c]) => `${c.storage} storage buffers: ${c.where}: ${key}`);
   expect(over, over.join('\n')).toEqual([]);
   console.log(`${counted.size} kernels, at most ${Math.max(...[...counted.values()].map((c) => c.storage))} storage buffers each`);
