@@ -10,7 +10,7 @@
 //   history: a copy, exact;
 //   dc:      partial sums of chunkRows products, then the chunks in order: |err| <= gamma_{chunkRows + chunks}
 //            sum_{b,t} |dy x_{t-j}|: bound 2 (chunkRows + chunks + 2) u sum|terms| (+ 2 u (|dc| + |old|) accumulating).
-import type { CaseResult } from './scan.js';
+import { caseAttempt, type CaseResult } from './scan.js';
 import { checkBounded, runOnce, u } from './dense.js';
 import { mulberry32 } from './random.js';
 import { ConvBackwardOp, ConvOp, CONV_HISTORY_ROWS, CONV_TAPS, convChunkRows, type ConvShape } from '../src/ops/conv.js';
@@ -191,16 +191,7 @@ export interface ConvCaseOptions {
  * backward accumulating on alternate shapes, dc over many chunks, and block-wise forwards vs one pass. */
 export async function runConvCases(device: GPUDevice, options: ConvCaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
-  const attempt = async (kernel: string, shape: string, f: () => Promise<Check>) => {
-    let r: CaseResult;
-    try {
-      r = { kernel, shape, ...(await f()) };
-    } catch (error) {
-      r = { kernel, shape, maxAbsError: NaN, maxRelError: NaN, tolerance: 0, ms: 0, pass: false, error: String((error as Error)?.stack ?? error) };
-    }
-    results.push(r);
-    onResult?.(r);
-  };
+  const attempt = caseAttempt(results, onResult);
   const dModels = options.quick ? [36] : CONV_DMODELS;
   const lengths = options.quick ? [1, 3, 64] : CONV_LENGTHS;
   let seed = 500;

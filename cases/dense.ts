@@ -2,7 +2,7 @@
 // runnable on any WebGPU device (Node/Dawn through test/dense.test.ts, headless Chrome through the harness): no
 // Node-only APIs here. Every GPU result is compared element by element with a float64 reference against a bound
 // derived from the f32 arithmetic of the kernel (see `u` below), not one relative tolerance for all.
-import type { CaseResult } from './scan.js';
+import { caseAttempt, type CaseResult } from './scan.js';
 import { MatmulOp, type MatmulSpec } from '../src/ops/matmul.js';
 import { LayerNormBackwardOp, LayerNormOp } from '../src/ops/layer-norm.js';
 import { ColumnSumOp, GeluBackwardOp } from '../src/ops/elementwise.js';
@@ -51,7 +51,6 @@ function both(a: ReturnType<typeof checkBounded>, b: ReturnType<typeof checkBoun
   return a.maxAbsError / Math.max(a.tolerance, 1e-30) >= b.maxAbsError / Math.max(b.tolerance, 1e-30) ? a : b;
 }
 
-type Attempt = (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => Promise<void>;
 
 /** Runs `record` in one pass over freshly uploaded inputs and reads back the named outputs. */
 export async function runOnce(
@@ -169,16 +168,7 @@ export interface DenseCaseOptions {
  * (both families, with saved stats) and backward, GELU backward, column sums. */
 export async function runDenseCases(device: GPUDevice, options: DenseCaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
-  const attempt: Attempt = async (kernel, shape, f) => {
-    let r: CaseResult;
-    try {
-      r = { kernel, shape, ...(await f()) };
-    } catch (error) {
-      r = { kernel, shape, maxAbsError: NaN, maxRelError: NaN, tolerance: 0, ms: 0, pass: false, error: String((error as Error)?.stack ?? error) };
-    }
-    results.push(r);
-    onResult?.(r);
-  };
+  const attempt = caseAttempt(results, onResult);
   const families = options.families ?? [true, false];
   for (const cpu of families) {
     const family = cpu ? 'cpu' : 'gpu';

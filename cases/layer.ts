@@ -1,7 +1,7 @@
 // Correctness cases for the Aaren layer and model, runnable on any WebGPU device (Node/Dawn through vitest,
 // headless Chrome through the harness): no Node-only APIs here. Each case compares the GPU result with the
 // float64 reference of src/layer-reference.ts; tolerance 1e-4 relative to max |reference output|.
-import type { CaseResult } from './scan.js';
+import { caseAttempt, type Attempt, type CaseResult } from './scan.js';
 import { AarenLayer, type AarenLayerConfig, type AarenLayerWeights } from '../src/nn/layer.js';
 import { AarenModel, type AarenModelConfig, modelToSafetensors } from '../src/nn/model.js';
 import { geluReference, layerNormReference, matmulReference, referenceLayer, referenceModel } from '../src/reference/layer.js';
@@ -196,24 +196,13 @@ export interface LayerCaseOptions {
 
 export async function runLayerCases(device: GPUDevice, options: LayerCaseOptions = {}, onResult?: (r: CaseResult) => void): Promise<CaseResult[]> {
   const results: CaseResult[] = [];
-  const report = (r: CaseResult) => {
-    results.push(r);
-    onResult?.(r);
-  };
-  const attempt = async (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => {
-    try {
-      report({ kernel, shape, ...(await f()) });
-    } catch (error) {
-      report({ kernel, shape, maxAbsError: NaN, maxRelError: NaN, tolerance: 0, ms: 0, pass: false, error: String((error as Error)?.stack ?? error) });
-    }
-  };
+  const attempt = caseAttempt(results, onResult);
 
   if (options.only !== 'model') await layerCases(device, options, attempt);
   if (options.only !== 'layer') await modelCases(device, options, attempt);
   return results;
 }
 
-type Attempt = (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => Promise<void>;
 
 async function layerCases(device: GPUDevice, options: LayerCaseOptions, attempt: Attempt): Promise<void> {
   const layerShapes = options.quick ? LAYER_SHAPES.filter((s) => s.length <= 300) : LAYER_SHAPES;

@@ -28,6 +28,22 @@ export interface CaseResult {
   error?: string;
 }
 
+/** Runs one case into `results` (and `onResult`): its check's figures, or a failed result holding the error it threw. */
+export type Attempt = (kernel: string, shape: string, f: () => Promise<Omit<CaseResult, 'kernel' | 'shape'>>) => Promise<void>;
+
+export function caseAttempt(results: CaseResult[], onResult?: (r: CaseResult) => void): Attempt {
+  return async (kernel, shape, f) => {
+    let r: CaseResult;
+    try {
+      r = { kernel, shape, ...(await f()) };
+    } catch (error) {
+      r = { kernel, shape, maxAbsError: NaN, maxRelError: NaN, tolerance: 0, ms: 0, pass: false, error: String((error as Error)?.stack ?? error) };
+    }
+    results.push(r);
+    onResult?.(r);
+  };
+}
+
 export interface CaseOptions {
   quick?: boolean;
   filter?: string;

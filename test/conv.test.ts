@@ -8,35 +8,16 @@
 // asks |grad - fd| <= 1e-6 max(1, max|grad|).
 import { describe, expect, test } from 'vitest';
 import { dawnDevice } from './dawn.js';
+import { expectFd } from './fd.js';
 import { checkConvBackward, convData, runConvCases, runConvForward } from '../cases/conv.js';
 import { mulberry32, normal } from '../cases/random.js';
 import { ConvBackwardOp, ConvOp, checkConvShape, checkConvWeights, planConvBackward, planConvForward } from '../src/ops/conv.js';
 import { referenceConvBackward, referenceConvForward, referenceConvNextHistory } from '../src/reference/conv.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 
-const FD_TOL = 1e-6;
 const limits = { maxComputeWorkgroupsPerDimension: 65535 } as GPUSupportedLimits;
 const randn = (n: number, random: () => number) => Float64Array.from({ length: n }, () => normal(random));
 
-function expectFd(f: (v: Float64Array) => number, v0: ArrayLike<number>, grad: ArrayLike<number>, label: string): void {
-  const v = Float64Array.from(v0);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < grad.length; i++) scale = Math.max(scale, Math.abs(grad[i]!));
-  for (let i = 0; i < v.length; i++) {
-    const vi = v[i]!;
-    const h = 1e-6 * Math.max(1, Math.abs(vi));
-    v[i] = vi + h;
-    const up = f(v);
-    const hUp = v[i]! - vi;
-    v[i] = vi - h;
-    const down = f(v);
-    const hDown = vi - v[i]!;
-    v[i] = vi;
-    err = Math.max(err, Math.abs((up - down) / (hUp + hDown) - grad[i]!));
-  }
-  expect(err, `${label}: max |grad - fd| = ${err}, max |grad| = ${scale}`).toBeLessThanOrEqual(FD_TOL * Math.max(1, scale));
-}
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;

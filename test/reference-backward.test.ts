@@ -9,6 +9,7 @@
 // FD_TOL = 1e-6: three or more orders of magnitude above the FD noise, far below any real error (a wrong term is
 // O(max|grad|)).
 import { describe, expect, test } from 'vitest';
+import { expectFd } from './fd.js';
 import { mulberry32, normal, makeScores } from '../cases/random.js';
 import { referenceQuadratic, referenceRecurrence } from '../src/reference/scan.js';
 import type { ReferenceState } from '../src/reference/scan.js';
@@ -25,35 +26,6 @@ import {
 import { referenceCrossEntropy, referenceLmBackward, referenceLmForward } from '../src/reference/language-model.js';
 import type { ReferenceLmConfig } from '../src/reference/language-model.js';
 import { referenceAdamWState, referenceAdamWStep, referenceClipGradNorm, referenceDecays } from '../src/reference/adamw.js';
-
-const FD_TOL = 1e-6;
-
-/** Central differences of f at x for the listed indices (all by default); returns the max error and max |grad|. */
-function fdError(f: (x: Float64Array) => number, x0: ArrayLike<number>, grad: ArrayLike<number>, indices?: number[]): { err: number; scale: number } {
-  const x = Float64Array.from(x0);
-  let err = 0;
-  let scale = 0;
-  for (let i = 0; i < grad.length; i++) scale = Math.max(scale, Math.abs(grad[i]!));
-  for (const i of indices ?? Array.from({ length: x.length }, (_, j) => j)) {
-    const xi = x[i]!;
-    const h = 1e-6 * Math.max(1, Math.abs(xi));
-    x[i] = xi + h;
-    const up = f(x);
-    const hUp = x[i]! - xi;
-    x[i] = xi - h;
-    const down = f(x);
-    const hDown = xi - x[i]!;
-    x[i] = xi;
-    const fd = (up - down) / (hUp + hDown);
-    err = Math.max(err, Math.abs(fd - grad[i]!));
-  }
-  return { err, scale };
-}
-
-function expectFd(f: (x: Float64Array) => number, x0: ArrayLike<number>, grad: ArrayLike<number>, label: string, indices?: number[]): void {
-  const { err, scale } = fdError(f, x0, grad, indices);
-  expect(err, `${label}: max |grad - fd| = ${err}, max |grad| = ${scale}`).toBeLessThanOrEqual(FD_TOL * Math.max(1, scale));
-}
 
 const dot = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let s = 0;
@@ -73,6 +45,38 @@ function expectClose(actual: ArrayLike<number>, expected: ArrayLike<number>, rel
     expect(Number.isFinite(actual[i]!), `${label}[${i}] finite`).toBe(true);
     expect(Math.abs(actual[i]! - expected[i]!), `${label}[${i}]: ${actual[i]} vs ${expected[i]}`).toBeLessThanOrEqual(rel * scale);
   }
+}
+
+/** A one-block LM's weights by name, drawn in this order; `attention` adds the layer's optional tensors. */
+function randomLmWeights(config: ReferenceLmConfig, random: () => number, attention: () => Record<string, Float64Array>): Record<string, Float64Array> {
+  const { vocabSize, dModel, heads, headDim, dFF } = config;
+  const hd = heads * headDim;
+  return {
+    token_embedding: randn(vocabSize * dModel, random),
+    'blocks.0.ln1.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln1.bias': randn(dModel, random, 0.2),
+    'blocks.0.attention.query': randn(hd, random), 'blocks.0.attention.key': randn(dModel * hd, random, 0.7),
+    'blocks.0.attention.value': randn(dModel * hd, random, 0.7), 'blocks.0.attention.output': randn(hd * dModel, random, 0.5),
+    ...attention(),
+    'blocks.0.ln2.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln2.bias': randn(dModel, random, 0.2),
+    'blocks.0.ffn.w1': randn(dModel * dFF, random, 0.6), 'blocks.0.ffn.b1': randn(dFF, random, 0.3),
+    'blocks.0.ffn.w2': randn(dFF * dModel, random, 0.6), 'blocks.0.ffn.b2': randn(dModel, random, 0.3),
+    'final_norm.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'final_norm.bias': randn(dModel, random, 0.2),
+    'lm_head.weight': randn(dModel * vocabSize, random, 0.8), 'lm_head.bias': randn(vocabSize, random, 0.2),
+  };
+}
+
+/** The LM reference backward: its loss and logits equal the forward's, and every named gradient central differences. */
+function checkLmByFd(config: ReferenceLmConfig, weights: Record<string, Float64Array>, tokens: Uint32Array, targets: Uint32Array, shape: { batch: number; length: number }) {
+  const r = referenceLmBackward(config, weights, tokens, targets, shape);
+  const lossOf = (w: Record<string, ArrayLike<number>>) => referenceCrossEntropy(referenceLmForward(config, w, tokens, shape), targets, config.vocabSize).loss;
+  expect(Math.abs(r.loss - lossOf(weights))).toBeLessThan(1e-14);
+  expectClose(r.logits, referenceLmForward(config, weights, tokens, shape), 1e-14, 'logits');
+  expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(weights).sort());
+  for (const [name, p] of Object.entries(weights)) {
+    expect(r.gradients[name]!.length, name).toBe(p.length);
+    expectFd((v) => lossOf({ ...weights, [name]: v }), p, r.gradients[name]!, name);
+  }
+  return r;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -564,32 +568,11 @@ describe('language model', () => {
   test('LM: loss and every named gradient match finite differences; repeated tokens accumulate', () => {
     const random = mulberry32(110);
     const config: ReferenceLmConfig = { vocabSize: 7, layers: 1, dModel: 4, heads: 2, headDim: 2, dFF: 5 };
-    const { vocabSize, dModel, heads, headDim, dFF } = config;
-    const hd = heads * headDim;
-    const weights: Record<string, Float64Array> = {
-      token_embedding: randn(vocabSize * dModel, random),
-      'blocks.0.ln1.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln1.bias': randn(dModel, random, 0.2),
-      'blocks.0.attention.query': randn(hd, random), 'blocks.0.attention.key': randn(dModel * hd, random, 0.7),
-      'blocks.0.attention.value': randn(dModel * hd, random, 0.7), 'blocks.0.attention.output': randn(hd * dModel, random, 0.5),
-      'blocks.0.attention.output_bias': randn(dModel, random, 0.2),
-      'blocks.0.ln2.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln2.bias': randn(dModel, random, 0.2),
-      'blocks.0.ffn.w1': randn(dModel * dFF, random, 0.6), 'blocks.0.ffn.b1': randn(dFF, random, 0.3),
-      'blocks.0.ffn.w2': randn(dFF * dModel, random, 0.6), 'blocks.0.ffn.b2': randn(dModel, random, 0.3),
-      'final_norm.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'final_norm.bias': randn(dModel, random, 0.2),
-      'lm_head.weight': randn(dModel * vocabSize, random, 0.8), 'lm_head.bias': randn(vocabSize, random, 0.2),
-    };
-    const shape = { batch: 2, length: 4 };
+    const { dModel } = config;
+    const weights = randomLmWeights(config, random, () => ({ 'blocks.0.attention.output_bias': randn(dModel, random, 0.2) }));
     const tokens = Uint32Array.of(1, 3, 1, 1, 0, 3, 5, 1); // 1 repeats, 2, 4 and 6 never appear
     const targets = Uint32Array.of(3, 1, 1, 0, 3, 5, 1, 2);
-    const r = referenceLmBackward(config, weights, tokens, targets, shape);
-    const lossOf = (w: Record<string, ArrayLike<number>>) => referenceCrossEntropy(referenceLmForward(config, w, tokens, shape), targets, vocabSize).loss;
-    expect(Math.abs(r.loss - lossOf(weights))).toBeLessThan(1e-14);
-    expectClose(r.logits, referenceLmForward(config, weights, tokens, shape), 1e-14, 'logits');
-    expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(weights).sort());
-    for (const [name, p] of Object.entries(weights)) {
-      expect(r.gradients[name]!.length, name).toBe(p.length);
-      expectFd((v) => lossOf({ ...weights, [name]: v }), p, r.gradients[name]!, name);
-    }
+    const r = checkLmByFd(config, weights, tokens, targets, { batch: 2, length: 4 });
     const emb = r.gradients.token_embedding!;
     for (const t of [2, 4, 6]) expect(maxAbs(emb.subarray(t * dModel, (t + 1) * dModel))).toBe(0);
     expect(maxAbs(emb.subarray(dModel, 2 * dModel))).toBeGreaterThan(0);
@@ -835,33 +818,17 @@ describe('order-aware layer, model and LM (recency decay, conv)', () => {
   test('LM: the decay and conv weights by name, and every other gradient, match finite differences', () => {
     const random = mulberry32(270);
     const config: ReferenceLmConfig = { vocabSize: 6, layers: 1, dModel: 4, heads: 2, headDim: 2, dFF: 5 };
-    const { vocabSize, dModel, heads, headDim, dFF } = config;
-    const hd = heads * headDim;
-    const weights: Record<string, Float64Array> = {
-      token_embedding: randn(vocabSize * dModel, random),
-      'blocks.0.ln1.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln1.bias': randn(dModel, random, 0.2),
-      'blocks.0.attention.query': randn(hd, random), 'blocks.0.attention.key': randn(dModel * hd, random, 0.7),
-      'blocks.0.attention.value': randn(dModel * hd, random, 0.7), 'blocks.0.attention.output': randn(hd * dModel, random, 0.5),
+    const { heads, dModel, vocabSize } = config;
+    const weights = randomLmWeights(config, random, () => ({
       'blocks.0.attention.decay': randn(heads, random, 0.8), 'blocks.0.attention.conv': randn(dModel * 4, random, 0.4),
-      'blocks.0.ln2.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'blocks.0.ln2.bias': randn(dModel, random, 0.2),
-      'blocks.0.ffn.w1': randn(dModel * dFF, random, 0.6), 'blocks.0.ffn.b1': randn(dFF, random, 0.3),
-      'blocks.0.ffn.w2': randn(dFF * dModel, random, 0.6), 'blocks.0.ffn.b2': randn(dModel, random, 0.3),
-      'final_norm.weight': randn(dModel, random, 0.3).map((v) => 1 + v), 'final_norm.bias': randn(dModel, random, 0.2),
-      'lm_head.weight': randn(dModel * vocabSize, random, 0.8), 'lm_head.bias': randn(vocabSize, random, 0.2),
-    };
+    }));
     const shape = { batch: 2, length: 5 };
     const tokens = Uint32Array.of(1, 3, 1, 1, 0, 3, 5, 1, 2, 2);
     const targets = Uint32Array.of(3, 1, 1, 0, 3, 5, 1, 2, 2, 4);
-    const r = referenceLmBackward(config, weights, tokens, targets, shape);
-    const lossOf = (w: Record<string, ArrayLike<number>>) => referenceCrossEntropy(referenceLmForward(config, w, tokens, shape), targets, vocabSize).loss;
-    expect(Math.abs(r.loss - lossOf(weights))).toBeLessThan(1e-14);
+    const r = checkLmByFd(config, weights, tokens, targets, shape);
     const { 'blocks.0.attention.decay': _d, 'blocks.0.attention.conv': _c, ...plain } = weights;
-    expect(Math.abs(lossOf(plain) - r.loss)).toBeGreaterThan(1e-6); // the features are read
-    expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(weights).sort());
-    for (const [name, p] of Object.entries(weights)) {
-      expect(r.gradients[name]!.length, name).toBe(p.length);
-      expectFd((v) => lossOf({ ...weights, [name]: v }), p, r.gradients[name]!, name);
-    }
+    const plainLoss = referenceCrossEntropy(referenceLmForward(config, plain, tokens, shape), targets, vocabSize).loss;
+    expect(Math.abs(plainLoss - r.loss)).toBeGreaterThan(1e-6); // the features are read
   });
 });
 
