@@ -32,7 +32,7 @@ export class ModuleState {
   readonly history?: GPUBuffer;
   readonly historyNext?: GPUBuffer;
 
-  constructor(readonly owner: object, private readonly device: GPUDevice, readonly batch: number, heads: number, readonly headDim: number, historyFloats = 0) {
+  constructor(readonly owner: object, private readonly device: GPUDevice, readonly batch: number, heads: number, readonly headDim: number, private readonly historyFloats = 0) {
     const packed = packState(emptyState(batch * heads, headDim));
     this.buffer = uploadFloat32(device, packed, 'aaren state');
     this.next = createStorageBuffer(device, packed.byteLength, 'aaren state update');
@@ -56,7 +56,7 @@ export class ModuleState {
   /** The convolution's history read back ([batch, 3, dModel]); empty without one. */
   async readHistory(): Promise<Float32Array> {
     if (!this.history) return new Float32Array(0);
-    const [h] = await submitAndRead(this.device, this.device.createCommandEncoder(), [{ buffer: this.history, floats: this.history.size / 4 }]);
+    const [h] = await submitAndRead(this.device, this.device.createCommandEncoder(), [{ buffer: this.history, floats: this.historyFloats }]);
     return h!;
   }
 
