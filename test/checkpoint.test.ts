@@ -3,7 +3,7 @@
 // model, and an AarenModel trained with its own loss); AdamW's exportState / importState on any Trainable; hostile
 // checkpoints refused with an error naming the problem before any GPU work.
 import { afterAll, describe, expect, test } from 'vitest';
-import { dawnDevice } from './dawn.js';
+import { dawnDevice, newDawnDevice } from './dawn.js';
 import { spyOnDevice } from './gpu-spy.js';
 import { AarenLanguageModel, initialLanguageModelWeights, type AarenLanguageModelConfig } from '../src/nn/language-model.js';
 import { AarenModel } from '../src/nn/model.js';
@@ -12,6 +12,8 @@ import { CHECKPOINT_KEYS, parseCheckpoint } from '../src/optim/checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { mulberry32, normal } from '../src/core/random.js';
 import { uploadFloat32 } from '../src/core/buffers.js';
+import { DEFAULT_TRAIN_CONFIG, trainCharModel, type TrainConfig } from '../harness/train/loop.js';
+import { SeededRandom, textFingerprint } from '../harness/train/checkpoint.js';
 import { TestModule, count, makeGradients, makeParameters, optimShapes } from '../cases/optim.js';
 
 const device = await dawnDevice();
@@ -356,5 +358,71 @@ describe('AdamW exportState / importState on any Trainable', () => {
       a.destroy();
       b.destroy();
     }
+  });
+});
+
+describe('npm run train\'s loop: checkpoints, --resume, a lost device (Dawn)', () => {
+  const text = 'the cat sat on the mat. '.repeat(20);
+  const config: TrainConfig = {
+    ...DEFAULT_TRAIN_CONFIG,
+    model: { layers: 1, dModel: 64, heads: 4, headDim: 16, dFF: 128 },
+    steps: 8, batch: 2, length: 8, lr: 2e-2, warmup: 2, seed: 3,
+    sample: { prompt: 'the ', maxTokens: 6, temperature: 0.5, topK: 3 },
+  };
+
+  test('the batch generator\'s state and the text fingerprint', () => {
+    const a = mulberry32(77);
+    const b = new SeededRandom(77);
+    for (let i = 0; i < 5; i++) expect(b.next()).toBe(a());
+    const c = new SeededRandom(b.state);
+    expect(c.next()).toBe(a());
+    expect(textFingerprint(Uint32Array.of(1, 2))).not.toBe(textFingerprint(Uint32Array.of(2, 1)));
+    expect(textFingerprint(Uint32Array.of(1, 2))).toMatch(/^2:[0-9a-f]{8}$/);
+  });
+
+  test('resuming from a checkpoint, and recovering from a destroyed device, give the uninterrupted run\'s losses, weights and sample', async () => {
+    const shared = await dawnDevice();
+    const checkpoints = new Map<number, Uint8Array>();
+    const straight = await trainCharModel(shared, text, config, { checkpointEvery: 3, onCheckpoint: (bytes, step) => void checkpoints.set(step, bytes) });
+    expect([...checkpoints.keys()]).toEqual([3, 6, 8]);
+    const meta = readSafetensors(checkpoints.get(3)!).metadata;
+    expect(meta['loop.step']).toBe('3');
+    expect(JSON.parse(meta['loop.losses']!)).toEqual(straight.losses.slice(0, 3));
+    expect(meta['optimizer.step']).toBe('3');
+
+    const resumed = await trainCharModel(shared, text, config, { resume: checkpoints.get(3)! });
+    expect(resumed.losses).toEqual(straight.losses);
+    expect(resumed.safetensors).toEqual(straight.safetensors);
+    expect(resumed.sample).toBe(straight.sample);
+
+    // Refused: another config, another text (before any GPU work).
+    await expect(trainCharModel(shared, text, { ...config, lr: 1e-2 }, { resume: checkpoints.get(3)! })).rejects.toThrow(/resume: the checkpoint was trained with lr 0\.02, this run has lr 0\.01/);
+    await expect(trainCharModel(shared, text.replace('cat', 'act'), config, { resume: checkpoints.get(3)! })).rejects.toThrow(/resume: the checkpoint was trained on another text/);
+
+    // A device destroyed after step 5: the loop says so, makes a new device, reloads the step-3 checkpoint, goes on.
+    const doomed = await newDawnDevice();
+    const made: GPUDevice[] = [];
+    const log: string[] = [];
+    const progress: number[] = [];
+    const recovered = await trainCharModel(doomed, text, config, {
+      checkpointEvery: 3,
+      progressEvery: 1,
+      onProgress: (p) => {
+        progress.push(p.step);
+        if (p.step === 5 && made.length === 0) doomed.destroy();
+      },
+      createDevice: async () => {
+        const device = made.length === 0 ? shared : await newDawnDevice();
+        made.push(device);
+        return device;
+      },
+      onLog: (line) => log.push(line),
+    });
+    expect(log[0]).toMatch(/^device lost at step 6 \(destroyed.*continuing from the last checkpoint/);
+    expect(log[1]).toBe('continuing at step 4 on the new device');
+    expect(progress).toEqual([1, 2, 3, 4, 5, 4, 5, 6, 7, 8]);
+    expect(recovered.losses).toEqual(straight.losses);
+    expect(recovered.safetensors).toEqual(straight.safetensors);
+    expect(recovered.sample).toBe(straight.sample);
   });
 });
