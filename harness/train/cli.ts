@@ -3,32 +3,40 @@
 // Chrome, then writes the loss curve, the weights and the vocabulary, and prints a sample.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { requestDawnDevice } from '../dawn.js';
+import { requestAnotherDawnDevice, requestDawnDevice } from '../dawn.js';
+import { CHECKPOINT_FILE, readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
 import { DEFAULT_TRAIN_CONFIG, adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult } from './loop.js';
 import { lossCurveSvg } from './svg.js';
 import { trainInChrome } from './chrome.mjs';
 
 const ROOT = process.cwd(); // harness/train.mjs runs this from the package root
 
+const DEFAULT_CHECKPOINT_EVERY = 50;
+
 const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--backend node|chrome] [--seed N] [--prompt TEXT] [--out DIR]
+                        [--checkpoint-every N] [--resume DIR]
   Trains a small character-level Aaren language model on FILE (default: this project's README.md), printing
   step, loss, tokens/s and elapsed time; then writes DIR/loss.svg, DIR/model.safetensors (vocabulary in its
   metadata) and DIR/vocab.json (DIR defaults to train-out/), and prints a sample generated token by token.
   --steps N        training steps (default ${DEFAULT_TRAIN_CONFIG.steps}: about 3 minutes on SwiftShader)
   --backend B      node (Dawn, default) or chrome (headless Chromium, same loop)
   --seed N         seeds the initial weights, the batches and the sample (default ${DEFAULT_TRAIN_CONFIG.seed})
-  --prompt TEXT    the sample's prompt (default: the text's first character)`;
+  --prompt TEXT    the sample's prompt (default: the text's first character)
+  --checkpoint-every N  writes DIR/${CHECKPOINT_FILE} (weights, AdamW state, loop position) every N steps and
+                   at the last, atomically (default ${DEFAULT_CHECKPOINT_EVERY}; 0: never); a lost device resumes from the last one
+  --resume DIR     continues the run saved in DIR/${CHECKPOINT_FILE} (same --text, --steps, --seed): the same
+                   losses as a run never interrupted`;
 
 class UsageError extends Error {}
 
-interface Args { text: string; out: string; backend: 'node' | 'chrome'; steps: number; seed: number; prompt: string }
+interface Args { text: string; out: string; backend: 'node' | 'chrome'; steps: number; seed: number; prompt: string; checkpointEvery: number; resume?: string }
 
 function parseArgs(argv: string[]): Args | 'help' {
   // npm runs scripts in the package root; INIT_CWD is where the user typed the command.
   const cwd = process.env.INIT_CWD ?? process.cwd();
   const args: Args = {
     text: path.join(ROOT, 'README.md'), out: path.join(ROOT, 'train-out'), backend: 'node',
-    steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: '',
+    steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: '', checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
   };
   const integer = (flag: string, value: string, min: number) => {
     const n = Number(value);
@@ -52,6 +60,8 @@ function parseArgs(argv: string[]): Args | 'help' {
       case '--steps': args.steps = integer(flag, value(), 1); break;
       case '--seed': args.seed = integer(flag, value(), 0); break;
       case '--prompt': args.prompt = value(); break;
+      case '--checkpoint-every': args.checkpointEvery = integer(flag, value(), 0); break;
+      case '--resume': args.resume = path.resolve(cwd, value()); break;
       case '--backend': {
         const b = value();
         if (b !== 'node' && b !== 'chrome') throw new UsageError(`--backend must be node or chrome, got ${JSON.stringify(b)}`);
@@ -85,6 +95,14 @@ const formatProgress = (p: TrainProgress) =>
 /** `announce` runs once training is about to start (not in a process that respawns itself on SwiftShader). */
 async function train(args: Args, text: string, config: TrainConfig, progressEvery: number, announce: () => void): Promise<(TrainResult & { adapter: string }) | 'respawned'> {
   const onProgress = (p: TrainProgress) => console.log(formatProgress(p));
+  // Checkpoints (harness/train/checkpoint.ts): Node writes them in both backends (Chrome hands the bytes over).
+  await mkdir(args.out, { recursive: true });
+  const resume = args.resume === undefined ? undefined : await readCheckpointFile(args.resume);
+  const checkpoints = {
+    checkpointEvery: args.checkpointEvery, resume,
+    onCheckpoint: (bytes: Uint8Array) => writeCheckpointFile(args.out, bytes),
+    onLog: (line: string) => console.error(line),
+  };
   let sampling = false;
   const onSampleText = (t: string) => {
     if (!sampling) process.stdout.write(`\nsample (temperature ${config.sample.temperature}, top-${config.sample.topK}, generated with step):\n`);
@@ -94,7 +112,7 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
   const log = (line: string) => console.error(line);
   if (args.backend === 'chrome') {
     announce();
-    return trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log });
+    return trainInChrome({ text, config, progressEvery, onProgress, onSampleText, log, ...checkpoints });
   }
   const device = await requestDawnDevice([], log);
   if (device === 'respawned') return device;
@@ -102,7 +120,17 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
     announce();
     const adapter = adapterText(device);
     console.log(`adapter: ${adapter}`);
-    return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onSampleText })), adapter };
+    const made: GPUDevice[] = [];
+    const createDevice = async () => {
+      const next = await requestAnotherDawnDevice(log);
+      made.push(next);
+      return next;
+    };
+    try {
+      return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onSampleText, ...checkpoints, createDevice })), adapter };
+    } finally {
+      for (const d of made) d.destroy();
+    }
   } finally {
     device.destroy();
   }
