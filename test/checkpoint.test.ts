@@ -147,10 +147,15 @@ describe('AarenLanguageModel checkpoints', () => {
       ['truncated header', good.subarray(0, 20), /header length \d+ does not fit/],
       ['plain weights', edit(good, (_, m) => delete m.checkpoint), /plain weights/],
       ['another model', otherModel, /checkpoint of an AarenModel, not of an AarenLanguageModel/],
+      // LM has the recency decay (recencyDecay defaults to true): without its weight, its moments belong to no parameter.
       ['moment of a missing parameter', edit(good, (t) => {
-        t['exp_avg.blocks.0.attention.decay'] = { shape: [4], data: new Float32Array(4) };
-        t['exp_avg_sq.blocks.0.attention.decay'] = { shape: [4], data: new Float32Array(4) };
+        expect(t['exp_avg.blocks.0.attention.decay']?.shape).toEqual([4]);
+        delete t['blocks.0.attention.decay'];
       }), /exp_avg\.blocks\.0\.attention\.decay is a moment of parameter blocks\.0\.attention\.decay, which the checkpoint does not have/],
+      ['moment of a parameter of a layer it does not have', edit(good, (t) => {
+        t['exp_avg.blocks.1.attention.decay'] = { shape: [4], data: new Float32Array(4) };
+        t['exp_avg_sq.blocks.1.attention.decay'] = { shape: [4], data: new Float32Array(4) };
+      }), /exp_avg\.blocks\.1\.attention\.decay is a moment of parameter blocks\.1\.attention\.decay, which the checkpoint does not have/],
       ['moment of the wrong shape', edit(good, (t) => (t['exp_avg.lm_head.bias'] = { shape: [12], data: new Float32Array(12) })), /exp_avg\.lm_head\.bias has shape \[12\], but parameter lm_head\.bias has shape \[11\]/],
       ['missing moment', edit(good, (t) => delete t['exp_avg_sq.final_norm.bias']), /parameter final_norm\.bias has no tensor exp_avg_sq\.final_norm\.bias/],
       ['NaN moment', edit(good, (t) => (t['exp_avg.blocks.0.ffn.w1']!.data[5] = NaN)), /checkpoint: state\.moments\['blocks\.0\.ffn\.w1'\]\.expAvg\[5\] is NaN/],

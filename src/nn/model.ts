@@ -360,6 +360,12 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
     const named = this.namedSlots();
     const weights: Record<string, GPUBuffer> = {};
     for (const n of named) weights[n.slot] = n.parameter.buffer;
+    // What the plans read besides the parameters: each layer's decay rates (softplus of its decay parameter,
+    // refreshed by encodeRefresh), as AarenLayer's own trainer binds them.
+    this.blocks.forEach((layer, l) => {
+      const rates = layer.weightSlots().decayRates;
+      if (rates) weights[`b${l}.decayRates`] = rates;
+    });
     return PlanTrainer.create(this.device, {
       batch, length, width: this.config.dModel, label: 'AarenModel', forward, backward, saved, weights,
       parameters: named.map((n) => ({ parameter: n.parameter, gradSlot: n.gradSlot })),
