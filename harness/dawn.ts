@@ -32,3 +32,11 @@ export async function requestDawnDevice(flags: string[], log: (line: string) => 
   device.addEventListener('uncapturederror', (e) => log(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
   return device;
 }
+
+/** Another device from the instance requestDawnDevice made (after a lost device: the training loop's factory). */
+export async function requestAnotherDawnDevice(log: (line: string) => void): Promise<GPUDevice> {
+  if (!gpu) throw new Error('requestAnotherDawnDevice: call requestDawnDevice first');
+  const device = await requestAarenDevice(gpu);
+  device.addEventListener('uncapturederror', (e) => log(`WebGPU error: ${(e as GPUUncapturedErrorEvent).error.message}`));
+  return device;
+}

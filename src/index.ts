@@ -24,7 +24,10 @@ export type { ReferenceAdamWOptions, ReferenceAdamWState } from './reference/ada
 export { prefixAttentionBackward, PrefixScanBackward, planPrefixScanBackward } from './ops/attention/backward.js';
 export type { PrefixAttentionBackwardInput, PrefixAttentionBackwardOptions, PrefixAttentionBackwardResult, PrefixScanBackwardOptions, PrefixScanBackwardBuffers } from './ops/attention/backward.js';
 export { AdamW, planAdamW, ADAMW_STATUS_FLOATS } from './optim/adamw.js';
-export type { AdamWOptions, AdamWStepStatus } from './optim/adamw.js';
+export { checkAdamWState } from './optim/adamw.js';
+export type { AdamWOptions, AdamWStepStatus, AdamWState, AdamWResolvedOptions } from './optim/adamw.js';
+export { writeCheckpoint, parseCheckpoint, finishCheckpoint, checkCheckpointMetadata, CHECKPOINT_KEYS, CHECKPOINT_VERSION } from './optim/checkpoint.js';
+export type { Checkpoint, ParsedCheckpoint } from './optim/checkpoint.js';
 export { CrossEntropyOp, planCrossEntropy, checkTargets } from './ops/cross-entropy.js';
 export type { CrossEntropySlot } from './ops/cross-entropy.js';
 export type { NamedParameter, Trainable, ModelTrainer } from './nn/parameters.js';

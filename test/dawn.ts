@@ -15,3 +15,8 @@ export function dawnDevice(): Promise<GPUDevice> {
   device ??= requestAarenDevice(gpu);
   return device;
 }
+
+/** Another device from the same Dawn instance (one a test may destroy, or a device factory's). */
+export function newDawnDevice(): Promise<GPUDevice> {
+  return requestAarenDevice(gpu);
+}

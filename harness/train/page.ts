@@ -9,7 +9,9 @@ export type PageTrainResult = Omit<TrainResult, 'safetensors'> & { safetensorsBa
 
 /** Set by puppeteer (page.exposeFunction, harness/train/chrome.mjs). */
 interface Bridge {
-  __trainInput(): Promise<{ text: string; config: TrainConfig; progressEvery: number }>;
+  __trainInput(): Promise<{ text: string; config: TrainConfig; progressEvery: number; checkpointEvery: number; resumeBase64?: string }>;
+  __trainCheckpoint(base64: string, step: number): Promise<void>;
+  __trainLog(line: string): Promise<void>;
   __trainProgress(p: TrainProgress): Promise<void>;
   __trainValidation(v: ValidationReport): Promise<void>;
   __trainSampleText(text: string): Promise<void>;
@@ -22,6 +24,10 @@ const log = (line: string) => {
   if (logEl) logEl.textContent = logEl.textContent === 'loading…' ? line : `${logEl.textContent}\n${line}`;
 };
 
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
 function toBase64(bytes: Uint8Array): string {
   let binary = '';
   for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
@@ -29,7 +35,7 @@ function toBase64(bytes: Uint8Array): string {
 }
 
 async function main(): Promise<PageTrainResult> {
-  const { text, config, progressEvery } = await bridge.__trainInput();
+  const { text, config, progressEvery, checkpointEvery, resumeBase64 } = await bridge.__trainInput();
   const device = await requestAarenDevice(navigator.gpu);
   try {
     const adapter = adapterText(device);
@@ -45,6 +51,16 @@ async function main(): Promise<PageTrainResult> {
         void bridge.__trainValidation(v);
       },
       onSampleText: (t) => void bridge.__trainSampleText(t),
+      // Checkpoints go to Node, which writes the file (harness/train/checkpoint-file.ts); the page keeps the last
+      // one in memory for recovery from a lost device, on a new device from navigator.gpu.
+      checkpointEvery,
+      resume: resumeBase64 === undefined ? undefined : fromBase64(resumeBase64),
+      onCheckpoint: (bytes, step) => bridge.__trainCheckpoint(toBase64(bytes), step),
+      createDevice: () => requestAarenDevice(navigator.gpu),
+      onLog: (line) => {
+        log(line);
+        void bridge.__trainLog(line);
+      },
     });
     const { safetensors, ...rest } = result;
     return { ...rest, safetensorsBase64: toBase64(safetensors), adapter };

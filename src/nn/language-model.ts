@@ -13,13 +13,14 @@ import { bufferLimit, checkBufferSizes, checkInteger, checkObject } from '../cor
 import { checkLiveDevice, isCpuAdapter, runGpuCall } from '../core/device.js';
 import { tokensPerPiece } from '../core/pieces.js';
 import { mulberry32, normal } from '../core/random.js';
-import { readSafetensors, writeSafetensors } from '../io/safetensors.js';
+import { readSafetensors, writeSafetensors, type SafetensorsFile } from '../io/safetensors.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { planColumnSum, type ColumnSumSlot } from '../ops/elementwise.js';
 import { checkTargets, planCrossEntropy, type CrossEntropySlot } from '../ops/cross-entropy.js';
 import { planEmbedding, planEmbeddingBackward, tokenRowIndex, type EmbeddingBackwardSlot, type EmbeddingSlot } from '../ops/embedding.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
 import { ADAMW_STATUS_FLOATS, AdamW } from '../optim/adamw.js';
+import { finishCheckpoint, parseCheckpoint, writeCheckpoint, type Checkpoint } from '../optim/checkpoint.js';
 import { AarenModel, modelFromSafetensorsFile, type AarenModelConfig, type AarenModelState } from './model.js';
 import { readParameters } from './layer.js';
 import type { ModelTrainer, NamedParameter, Trainable } from './parameters.js';
@@ -273,9 +274,22 @@ export class AarenLanguageModel implements Trainable {
     return AarenLanguageModel.load(device, bytes, options.schedule);
   }
 
-  private static async load(device: GPUDevice, bytes: ArrayBuffer | Uint8Array, schedule: AarenModelConfig['schedule']): Promise<AarenLanguageModel> {
+  /**
+   * A model and its optimizer from toCheckpoint's bytes, in the state they were saved in: training continued from
+   * here gives the same losses, bit for bit, as the run that was never interrupted (same batches, same lr).
+   * Everything is checked on the host before the device is touched (src/optim/checkpoint.ts): a truncated file,
+   * another model's checkpoint, a misshapen tensor, a moment of a parameter that does not exist, a missing or
+   * non-finite moment, a bad step count or option throws an error naming it. `metadata` is the caller's.
+   */
+  static async fromCheckpoint(device: GPUDevice, bytes: ArrayBuffer | Uint8Array, options: { schedule?: AarenModelConfig['schedule'] } = {}): Promise<Checkpoint<AarenLanguageModel>> {
+    const parsed = parseCheckpoint(bytes, 'AarenLanguageModel');
+    const model = await AarenLanguageModel.load(device, parsed.file, options.schedule);
+    return finishCheckpoint(model, parsed);
+  }
+
+  private static async load(device: GPUDevice, bytes: ArrayBuffer | Uint8Array | SafetensorsFile, schedule: AarenModelConfig['schedule']): Promise<AarenLanguageModel> {
     await checkLiveDevice('device', device);
-    const file = readSafetensors(bytes);
+    const file = bytes instanceof ArrayBuffer || bytes instanceof Uint8Array ? readSafetensors(bytes) : bytes;
     const { tensors } = file;
     const modelConfig = modelFromSafetensorsFile(file);
     const { dModel } = modelConfig;
@@ -359,7 +373,22 @@ export class AarenLanguageModel implements Trainable {
     const data = await this.readWeights();
     const tensors: Record<string, { shape: number[]; data: Float32Array }> = {};
     for (const p of params) tensors[p.name] = { shape: [...p.shape], data: data[p.name]! };
-    return writeSafetensors(tensors, { format: 'aaren-webgpu', scale: String(this.config.scale), eps: String(this.config.eps) });
+    return writeSafetensors(tensors, this.safetensorsMetadata());
+  }
+
+  private safetensorsMetadata(): Record<string, string> {
+    return { format: 'aaren-webgpu', scale: String(this.config.scale), eps: String(this.config.eps) };
+  }
+
+  /**
+   * A training checkpoint (one safetensors file): the weights as toSafetensors writes them, `exp_avg.{name}` and
+   * `exp_avg_sq.{name}` of `optimizer` (an AdamW made for this model) for every parameter, its step count and
+   * options, and the caller's string `metadata` (e.g. a data loader's position; keys listed in CHECKPOINT_KEYS are
+   * the checkpoint's own). Waits for earlier trainSteps. AarenLanguageModel.fromCheckpoint reads it back.
+   */
+  async toCheckpoint(optimizer: AdamW, metadata?: Record<string, string>): Promise<Uint8Array> {
+    this.checkAlive('toCheckpoint');
+    return this.serial(() => writeCheckpoint(this, optimizer, 'AarenLanguageModel', () => this.readWeights(), this.safetensorsMetadata(), metadata));
   }
 
   // ---- inference --------------------------------------------------------------------------------------------

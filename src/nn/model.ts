@@ -10,6 +10,8 @@ import { AarenLayer, layerSchedule, planLayerForward, type AarenLayerConfig, typ
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { planLayerNorm, type LayerNormSlot } from '../ops/layer-norm.js';
 import { readSafetensors, writeSafetensors, type SafetensorsFile, type SafetensorsTensor } from '../io/safetensors.js';
+import type { AdamW } from '../optim/adamw.js';
+import { finishCheckpoint, parseCheckpoint, writeCheckpoint, type Checkpoint } from '../optim/checkpoint.js';
 import { checkFinite, checkFloat32Array, checkInteger } from '../core/validate.js';
 import { checkLiveDevice, isCpuAdapter } from '../core/device.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
@@ -221,6 +223,29 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
     return AarenModel.create(device, modelFromSafetensors(bytes));
   }
 
+  /**
+   * A model and its AdamW from toCheckpoint's bytes (src/optim/checkpoint.ts), for a model trained with the
+   * caller's own loss: everything is checked on the host first (another model's checkpoint, a misshapen or
+   * non-finite tensor, a moment of a parameter that does not exist throw, naming it). `metadata` is the caller's.
+   */
+  static async fromCheckpoint(device: GPUDevice, bytes: ArrayBuffer | Uint8Array, options: { schedule?: AarenModelConfig['schedule'] } = {}): Promise<Checkpoint<AarenModel>> {
+    const parsed = parseCheckpoint(bytes, 'AarenModel');
+    const config = modelFromSafetensorsFile(parsed.file);
+    const model = await AarenModel.create(device, { ...config, schedule: options.schedule });
+    return finishCheckpoint(model, parsed);
+  }
+
+  /**
+   * A training checkpoint of this model and `optimizer` (an AdamW made for it): the weights under the names of
+   * modelToSafetensors, `exp_avg.{name}` / `exp_avg_sq.{name}` per parameter, the step count and options, and the
+   * caller's string `metadata`. Call it between steps (not while one is pending).
+   */
+  async toCheckpoint(optimizer: AdamW, metadata?: Record<string, string>): Promise<Uint8Array> {
+    this.checkAlive('toCheckpoint');
+    const meta: Record<string, string> = { format: 'aaren-webgpu', scale: String(this.config.scale), eps: String(this.config.eps) };
+    return writeCheckpoint(this, optimizer, 'AarenModel', () => this.readWeights(), meta, metadata);
+  }
+
   createState(batch: number): AarenModelState {
     this.checkAlive('createState');
     checkInteger('batch', batch, 1, this.maxBatch);
@@ -335,8 +360,10 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
     const named = this.namedSlots();
     const weights: Record<string, GPUBuffer> = {};
     for (const n of named) weights[n.slot] = n.parameter.buffer;
+    // What the plans read besides the parameters: each layer's decay rates (softplus of its decay parameter,
+    // refreshed by encodeRefresh), as AarenLayer's own trainer binds them.
     this.blocks.forEach((layer, l) => {
-      const rates = layer.weightSlots().decayRates; // derived from the decay parameter by encodeRefresh
+      const rates = layer.weightSlots().decayRates;
       if (rates) weights[`b${l}.decayRates`] = rates;
     });
     return PlanTrainer.create(this.device, {

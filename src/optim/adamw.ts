@@ -21,8 +21,9 @@
 // complete one step before encoding the next (which the pending rule enforces).
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
 import { wgsl } from '../core/shader-sources.js';
-import { createStorageBuffer } from '../core/buffers.js';
-import { checkObject, checkStorageBuffer } from '../core/validate.js';
+import { createStorageBuffer, submitAndRead } from '../core/buffers.js';
+import { checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from '../core/validate.js';
+import { runGpuCall } from '../core/device.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
 import type { NamedParameter, Trainable } from '../nn/parameters.js';
 
@@ -49,6 +50,28 @@ export interface AdamWOptions {
   weightDecay?: number;
   /** clip_grad_norm_'s max_norm (finite, > 0): every gradient is scaled by min(1, max / (totalNorm + 1e-6)). */
   clipGradNorm?: number;
+}
+
+/** Every option of an optimizer, defaults filled in (AdamW.options, AdamWState.options). */
+export interface AdamWResolvedOptions {
+  lr: number;
+  betas: [number, number];
+  eps: number;
+  weightDecay: number;
+  clipGradNorm?: number;
+}
+
+/**
+ * Everything an AdamW carries from one step to the next, on the host (AdamW.exportState / importState /
+ * fromState): with the module's parameters it determines every later step bit for bit.
+ */
+export interface AdamWState {
+  /** Steps applied so far (stepCount, torch's state['step']); the next step's bias corrections use step + 1. */
+  step: number;
+  /** The options, lr being the one the next step would use. */
+  options: AdamWResolvedOptions;
+  /** exp_avg (m) and exp_avg_sq (v) of every parameter by its name, f32, the parameter's shape. */
+  moments: Record<string, { shape: number[]; expAvg: Float32Array; expAvgSq: Float32Array }>;
 }
 
 /** What a step did, from its status word. */
@@ -97,6 +120,37 @@ export function planAdamW(shapes: readonly (readonly number[])[], options: { cli
   return { dispatches: [...norms, finish, ...updates], scratch: { partials: partials * 16 }, optional: [] };
 }
 
+/**
+ * Checks, on the host, that `state` (step and moments; not the options) fits parameters of these names and
+ * shapes: exactly one exp_avg and exp_avg_sq per parameter, of its shape, finite, exp_avg_sq >= 0. Throws a
+ * TypeError / RangeError naming the problem.
+ */
+export function checkAdamWState(state: AdamWState, parameters: readonly { name: string; shape: readonly number[] }[]): void {
+  checkObject<AdamWState>('state', state, '{ step, options, moments }');
+  checkInteger('state.step', state.step, 0);
+  checkObject('state.moments', state.moments, 'of { shape, expAvg, expAvgSq } by parameter name');
+  const names = new Set(parameters.map((p) => p.name));
+  for (const name of Object.keys(state.moments)) {
+    if (!names.has(name)) throw new RangeError(`state.moments['${name}']: the module has no parameter ${name}`);
+  }
+  for (const p of parameters) {
+    const entry = state.moments[p.name];
+    const at = `state.moments['${p.name}']`;
+    if (entry === undefined) throw new RangeError(`${at} is missing: every parameter needs its exp_avg and exp_avg_sq`);
+    checkObject(at, entry, '{ shape, expAvg, expAvgSq }');
+    if (!Array.isArray(entry.shape) || entry.shape.length !== p.shape.length || entry.shape.some((d, i) => d !== p.shape[i])) {
+      throw new RangeError(`${at}.shape is [${String(entry.shape)}], but parameter ${p.name} has shape [${p.shape.join(', ')}]`);
+    }
+    const count = elementCount(p.shape);
+    checkFloat32Array(`${at}.expAvg`, entry.expAvg, count, `shape [${p.shape.join(', ')}]`);
+    checkFloat32Array(`${at}.expAvgSq`, entry.expAvgSq, count, `shape [${p.shape.join(', ')}]`);
+    checkFinite(`${at}.expAvg`, entry.expAvg);
+    checkFinite(`${at}.expAvgSq`, entry.expAvgSq);
+    const negative = entry.expAvgSq.findIndex((x) => x < 0);
+    if (negative >= 0) throw new RangeError(`${at}.expAvgSq[${negative}] is ${entry.expAvgSq[negative]}; exp_avg_sq (a mean of squares) must be >= 0`);
+  }
+}
+
 function elementCount(shape: readonly number[]): number {
   return shape.reduce((a, b) => a * b, 1);
 }
@@ -111,8 +165,23 @@ function checkNumber(name: string, value: unknown, min: number, minIncluded: boo
   return value;
 }
 
-function checkLr(value: unknown): number {
-  return checkNumber('lr', value, 0, true);
+function checkLr(value: unknown, name = 'lr'): number {
+  return checkNumber(name, value, 0, true);
+}
+
+/** Checks AdamW options (names prefixed by `prefix`, e.g. 'state.options.') and fills in the defaults. */
+export function resolveAdamWOptions(options: AdamWOptions, prefix = ''): AdamWResolvedOptions {
+  checkObject<AdamWOptions>(prefix ? prefix.slice(0, -1) : 'options', options, '{ lr, betas?, eps?, weightDecay?, clipGradNorm? }');
+  const lr = checkLr(options.lr, `${prefix}lr`);
+  const betas = options.betas ?? [0.9, 0.999];
+  if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`${prefix}betas must be [beta1, beta2], got ${String(betas)}`);
+  checkNumber(`${prefix}betas[0]`, betas[0], 0, true, 1, false);
+  checkNumber(`${prefix}betas[1]`, betas[1], 0, true, 1, false);
+  const eps = checkNumber(`${prefix}eps`, options.eps ?? 1e-8, 0, true);
+  const weightDecay = checkNumber(`${prefix}weightDecay`, options.weightDecay ?? 0.01, 0, true);
+  const resolved: AdamWResolvedOptions = { lr, betas: [betas[0], betas[1]], eps, weightDecay };
+  if (options.clipGradNorm !== undefined) resolved.clipGradNorm = checkNumber(`${prefix}clipGradNorm`, options.clipGradNorm, 0, false);
+  return resolved;
 }
 
 export class AdamW {
@@ -150,15 +219,7 @@ export class AdamW {
    * first, naming the bad one (TypeError / RangeError); nothing is allocated for a refused call.
    */
   static async create(device: GPUDevice, module: Trainable, options: AdamWOptions): Promise<AdamW> {
-    checkObject<AdamWOptions>('options', options, '{ lr, betas?, eps?, weightDecay?, clipGradNorm? }');
-    const lr = checkLr(options.lr);
-    const betas = options.betas ?? [0.9, 0.999];
-    if (!Array.isArray(betas) || betas.length !== 2) throw new TypeError(`betas must be [beta1, beta2], got ${String(betas)}`);
-    checkNumber('betas[0]', betas[0], 0, true, 1, false);
-    checkNumber('betas[1]', betas[1], 0, true, 1, false);
-    const eps = checkNumber('eps', options.eps ?? 1e-8, 0, true);
-    const weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0.01, 0, true);
-    const clip = options.clipGradNorm === undefined ? undefined : checkNumber('clipGradNorm', options.clipGradNorm, 0, false);
+    const { lr, betas, eps, weightDecay, clipGradNorm: clip } = resolveAdamWOptions(options);
     if (typeof module !== 'object' || module === null || typeof module.parameters !== 'function' || typeof module.encodeRefresh !== 'function') {
       throw new TypeError('module must be a Trainable (parameters(), encodeRefresh(encoder))');
     }
@@ -193,8 +254,90 @@ export class AdamW {
     }
   }
 
+  /**
+   * An optimizer in the state `state` (from exportState, or a checkpoint): created with state.options, then
+   * importState. The whole state is checked against `module.parameters()` on the host first; nothing is allocated
+   * for a refused state.
+   */
+  static async fromState(device: GPUDevice, module: Trainable, state: AdamWState): Promise<AdamW> {
+    checkObject<AdamWState>('state', state, '{ step, options, moments }');
+    const options = resolveAdamWOptions(state.options, 'state.options.');
+    if (typeof module !== 'object' || module === null || typeof module.parameters !== 'function') {
+      throw new TypeError('module must be a Trainable (parameters(), encodeRefresh(encoder))');
+    }
+    checkAdamWState(state, module.parameters());
+    const optimizer = await AdamW.create(device, module, options);
+    try {
+      optimizer.importState(state);
+      return optimizer;
+    } catch (error) {
+      optimizer.destroy();
+      throw error;
+    }
+  }
+
   get lr(): number {
     return this.lr_;
+  }
+
+  /** The options it was made with (defaults filled in), lr being the current one. */
+  get options(): AdamWResolvedOptions {
+    const options: AdamWResolvedOptions = { lr: this.lr_, betas: [this.betas[0], this.betas[1]], eps: this.eps, weightDecay: this.weightDecay };
+    if (this.clipGradNorm !== undefined) options.clipGradNorm = this.clipGradNorm;
+    return options;
+  }
+
+  /**
+   * Reads the optimizer's state back (one submit): the step count, the options and every parameter's exp_avg and
+   * exp_avg_sq. Refused while a step is pending (its update may not have run yet).
+   */
+  async exportState(): Promise<AdamWState> {
+    if (this.destroyed) throw new Error('AdamW.exportState: the optimizer was destroyed');
+    if (this.pending_) throw new Error('AdamW.exportState: a step is pending; give its status word to completeStep first');
+    const step = this.t;
+    const options = this.options;
+    const sizes = this.params.map((p) => elementCount(p.shape));
+    const data = await runGpuCall(this.device, 'AdamW.exportState', 'AdamW.device', async () =>
+      submitAndRead(this.device, this.device.createCommandEncoder({ label: 'aaren adamw exportState' }), [
+        ...this.m.map((buffer, i) => ({ buffer, floats: sizes[i]! })),
+        ...this.v.map((buffer, i) => ({ buffer, floats: sizes[i]! })),
+      ]));
+    const moments: AdamWState['moments'] = {};
+    this.params.forEach((p, i) => {
+      moments[p.name] = { shape: [...p.shape], expAvg: data[i]!, expAvgSq: data[this.params.length + i]! };
+    });
+    return { step, options, moments };
+  }
+
+  /**
+   * Puts `state` into this optimizer: exp_avg and exp_avg_sq of every parameter (queue.writeBuffer), stepCount
+   * and lr. Everything is checked on the host before anything changes, naming the problem: the same parameter
+   * names as this optimizer's module (a moment of a parameter it does not have, or a parameter without moments,
+   * is refused), the same shapes, finite moments, exp_avg_sq >= 0, a step count that is an integer >= 0, and the
+   * same betas, eps, weightDecay and clipGradNorm (baked into this optimizer; AdamW.fromState takes the state's).
+   * The parameters themselves are not touched.
+   */
+  importState(state: AdamWState): void {
+    if (this.destroyed) throw new Error('AdamW.importState: the optimizer was destroyed');
+    if (this.pending_) throw new Error('AdamW.importState: a step is pending; give its status word to completeStep first');
+    checkObject<AdamWState>('state', state, '{ step, options, moments }');
+    const options = resolveAdamWOptions(state.options, 'state.options.');
+    const mine = this.options;
+    const differs = (name: string, theirs: unknown, ours: unknown) =>
+      new RangeError(`state.options.${name} is ${String(theirs)} but this optimizer's is ${String(ours)} (AdamW.fromState makes one with the state's options)`);
+    if (options.betas[0] !== mine.betas[0] || options.betas[1] !== mine.betas[1]) throw differs('betas', options.betas, mine.betas);
+    if (options.eps !== mine.eps) throw differs('eps', options.eps, mine.eps);
+    if (options.weightDecay !== mine.weightDecay) throw differs('weightDecay', options.weightDecay, mine.weightDecay);
+    if (options.clipGradNorm !== mine.clipGradNorm) throw differs('clipGradNorm', options.clipGradNorm, mine.clipGradNorm);
+    checkAdamWState(state, this.params);
+    this.params.forEach((p, i) => {
+      const { expAvg, expAvgSq } = state.moments[p.name]!;
+      if (expAvg.length === 0) return;
+      this.device.queue.writeBuffer(this.m[i]!, 0, expAvg.buffer, expAvg.byteOffset, expAvg.byteLength);
+      this.device.queue.writeBuffer(this.v[i]!, 0, expAvgSq.buffer, expAvgSq.byteOffset, expAvgSq.byteLength);
+    });
+    this.t = state.step;
+    this.lr_ = options.lr;
   }
 
   /** Takes effect at the next encodeStep / step. */
