@@ -5,7 +5,7 @@ export type { ScanState } from './ops/attention/state.js';
 export { requestAarenDevice } from './core/device.js';
 export { referenceRecurrence, referenceQuadratic, combineReference, identityState } from './reference/scan.js';
 export type { ReferenceState, ReferenceInput } from './reference/scan.js';
-export { AarenLayer } from './nn/layer.js';
+export { AarenLayer, softplus } from './nn/layer.js';
 export type { AarenLayerConfig, AarenLayerWeights, AarenLayerBuffers, AarenState, LayerSchedule } from './nn/layer.js';
 export { AarenModel, modelFromSafetensors, modelToSafetensors } from './nn/model.js';
 export type { AarenModelConfig, AarenModelState, AarenBlockWeights, AarenNormWeights } from './nn/model.js';
@@ -36,7 +36,7 @@ export { planLayerTrainForward, planLayerBackward, planLayerRefresh } from './nn
 export type { LayerTrainDims, LayerTrainSlot } from './nn/layer-backward.js';
 export { planModelTrainForward, planModelBackward } from './nn/model-backward.js';
 export type { ModelTrainDims } from './nn/model-backward.js';
-export { AarenLanguageModel, initialLanguageModelWeights, sampleToken, planLmEmbed, planLmHead, planLmHeadTrain, planLmEmbedBackward, INIT_STD } from './nn/language-model.js';
+export { AarenLanguageModel, initialLanguageModelWeights, initialDecay, DECAY_HALF_LIVES, sampleToken, planLmEmbed, planLmHead, planLmHeadTrain, planLmEmbedBackward, INIT_STD } from './nn/language-model.js';
 export type { AarenLanguageModelConfig, GenerateOptions, LmSlot, LmTrainSlot } from './nn/language-model.js';
 export { planEmbedding, planEmbeddingBackward, tokenRowIndex } from './ops/embedding.js';
 export { mulberry32 } from './core/random.js';
