@@ -26,7 +26,7 @@ const USAGE = `usage: npm run train -- [--text FILE] [--steps N] [--eval-every N
   then writes DIR/loss.svg, DIR/model.safetensors (vocabulary and held-out results in its metadata) and
   DIR/vocab.json (DIR defaults to train-out/), and prints a sample generated token by token.
   --text FILE        train on FILE (UTF-8) instead of the Brown corpus
-  --steps N          training steps (default ${DEFAULT_TRAIN_CONFIG.steps}: about 3 minutes on SwiftShader)
+  --steps N          training steps (default ${DEFAULT_TRAIN_CONFIG.steps}: about 10 minutes on SwiftShader with 2 cores)
   --eval-every N     held-out loss every N steps and after the last (default: steps / 10, rounded up; 0: only at
                      the end)
   --eval-windows N   held-out windows of ${DEFAULT_TRAIN_CONFIG.length} characters scored per evaluation, spread evenly over the

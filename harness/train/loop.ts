@@ -62,7 +62,7 @@ export interface TrainConfig {
 /** The defaults of `npm run train`: about 3 minutes on SwiftShader (2 CPU cores), see README "Training". */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   model: { layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128, recencyDecay: true, convolution: true },
-  steps: 300,
+  steps: 1500,
   batch: 16,
   length: 64,
   lr: 1e-2,
@@ -72,7 +72,7 @@ export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   clipGradNorm: 1,
   seed: 1,
   sample: { prompt: '', maxTokens: 300, temperature: 0.8, topK: 10 },
-  eval: { fraction: 0.1, every: 30, windows: 64 },
+  eval: { fraction: 0.1, every: 150, windows: 256 },
 };
 
 /** The learning rate of step `step` (0-based). */
