@@ -39,9 +39,11 @@ fn lse_identity() -> Lse {
   return s;
 }
 
-// A's maximum seen from the end of a following run of `later` tokens (clamped: the masked score stays finite).
+// A's maximum seen from the end of a following run of `later` tokens, clamped so that the masked score stays
+// finite. A select, not max: max(NaN, x) may return x, which would turn a NaN score into a masked token.
 fn lse_aged(m: f32, rate: f32, later: f32) -> f32 {
-  return max(m - rate * later, MASKED_SCORE);
+  let aged = m - rate * later;
+  return select(aged, MASKED_SCORE, aged < MASKED_SCORE);
 }
 
 // -Infinity (a masked token, or an empty state written by another library) becomes MASKED_SCORE;
