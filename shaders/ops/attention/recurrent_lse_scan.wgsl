@@ -40,7 +40,9 @@
 // rounding does not accumulate (an absolute error of eps (|F_0| + r (k - k_0)) in a weight's exponent, on weights
 // that are <= e^{FRAME_SLACK - r (k - k_0)}). As F falls, a later score passes F + FRAME_SLACK sooner and opens a
 // new frame (every ~FRAME_SLACK / r tokens of flat scores): a rescale per 8 / r tokens. The running maximum ages
-// the same way, m_k = max(m_{k-1} - r, s_k). r = 0 is the plain kernel's arithmetic bit for bit.
+// the same way, m_k = max(m_{k-1} - r, s_k). r = 0 is the plain kernel's arithmetic bit for bit. Per token that is
+// a convert, two multiply-adds and a max more (not clamped at the lowest float as lse_aged is: only a rate past
+// ~1e30 could reach -Infinity there, where every earlier token weighs 0 anyway); bench decayForwardCost.
 //
 // NaN and +Infinity (not checked on the GPU): a NaN score makes b, and every later output of its sequence, NaN. A
 // +Infinity score opens the frame F = +Infinity: every earlier weight becomes 0 and its own is 1, so the output
@@ -66,10 +68,6 @@ fn top_scale(frame: f32, top: f32) -> f32 {
   return select(exp(frame - top), 1.0, frame >= top);
 }
 
-// The frame set at token `at` to `base`, seen from token i >= at (decay: it has aged i - at tokens).
-fn frame_at(base: f32, rate: f32, at: u32, i: u32) -> f32 {
-  return lse_aged(base, rate, f32(i - at));
-}
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -82,7 +80,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
   let count = params.count;
   let lanes = block_lanes(channel_block, vecs);
   let rate = sequence_decay(b);
-  var base = MASKED_SCORE;  // F at token `at`; at token i, F = frame_at(base, rate, at, i)
+  var base = MASKED_SCORE;  // F at token `at`; at token i, F = base - rate (i - at)
   var at = 0u;
   var top = MASKED_SCORE;   // m, the running maximum in the frame of the last token: F <= m <= F + FRAME_SLACK
   var carry_u = 0.0;
@@ -106,12 +104,12 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>) {
     for (; i < run_end; i++) {
       let row = b * count + i;
       let s = scores[row];
-      frame = frame_at(base, rate, at, i);
+      frame = base - rate * f32(i - at); // unclamped in the hot loop (see above)
       if (s > frame + FRAME_SLACK) {
         break;
       }
       let weight = select(0.0, exp(s - frame), !is_negative_infinity(s));
-      top = max(lse_aged(top, rate, 1.0), s);
+      top = max(top - rate, s);
       run_u += weight;
       run_w += load_block(row, lanes) * weight;
       let u = carry_u + run_u;
