@@ -79,6 +79,30 @@ function checkLmByFd(config: ReferenceLmConfig, weights: Record<string, Float64A
   return r;
 }
 
+/** A model's reference backward on random x and dY: the output equals the forward's, the named gradients cover the
+ * named weights (plus `check`), and dx and every gradient match central differences. */
+function checkModelByFd(sizes: { dModel: number; heads: number; headDim: number; dFF: number }, blocks: ReferenceModelBlock[],
+  shape: { batch: number; length: number }, random: () => number,
+  check: (r: ReturnType<typeof referenceModelBackward>, named: Record<string, ArrayLike<number>>) => void): void {
+  const { dModel } = sizes;
+  const weights = { blocks, finalNorm: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) } };
+  const dims = { ...sizes, eps: 1e-5 };
+  const x = randn(shape.batch * shape.length * dModel, random);
+  const dy = randn(x.length, random);
+  const r = referenceModelBackward(dims, weights, x, dy, shape);
+  const named = referenceModelNamedWeights(weights);
+  const forward = (nw: Record<string, ArrayLike<number>>, xx: ArrayLike<number>) =>
+    referenceModel({ ...dims, weights: referenceModelWeightsFromNamed(nw, blocks.length) }, xx, shape.batch, shape.length);
+  expectClose(r.output, forward(named, x), 1e-13, 'output');
+  expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(named).sort());
+  check(r, named);
+  expectFd((v) => dot(dy, forward(named, v)), x, r.gradInput, 'dx');
+  for (const [name, p] of Object.entries(named)) {
+    expect(r.gradients[name]!.length, name).toBe(p.length);
+    expectFd((v) => dot(dy, forward({ ...named, [name]: v }, x)), p, r.gradients[name]!, name);
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 // Scan
 
@@ -525,23 +549,10 @@ describe('layer and model backward', () => {
       ln2: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) },
       ffn: { w1: randn(dModel * dFF, random, 0.6), b1: randn(dFF, random, 0.3), w2: randn(dFF * dModel, random, 0.6), b2: randn(dModel, random, 0.3) },
     });
-    const weights = { blocks: [block(true), block(false)], finalNorm: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) } };
-    const dims = { dModel, heads, headDim, dFF, eps: 1e-5 };
-    const x = randn(shape.batch * shape.length * dModel, random);
-    const dy = randn(x.length, random);
-    const r = referenceModelBackward(dims, weights, x, dy, shape);
-    const named = referenceModelNamedWeights(weights);
-    const forward = (nw: Record<string, ArrayLike<number>>, xx: ArrayLike<number>) =>
-      referenceModel({ ...dims, weights: referenceModelWeightsFromNamed(nw, 2) }, xx, shape.batch, shape.length);
-    expectClose(r.output, forward(named, x), 1e-13, 'output');
-    expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(named).sort());
-    expect(r.gradients['blocks.0.attention.key_bias']).toBeDefined();
-    expect(r.gradients['blocks.1.attention.key_bias']).toBeUndefined();
-    expectFd((v) => dot(dy, forward(named, v)), x, r.gradInput, 'dx');
-    for (const [name, p] of Object.entries(named)) {
-      expect(r.gradients[name]!.length, name).toBe(p.length);
-      expectFd((v) => dot(dy, forward({ ...named, [name]: v }, x)), p, r.gradients[name]!, name);
-    }
+    checkModelByFd({ dModel, heads, headDim, dFF }, [block(true), block(false)], shape, random, (r) => {
+      expect(r.gradients['blocks.0.attention.key_bias']).toBeDefined();
+      expect(r.gradients['blocks.1.attention.key_bias']).toBeUndefined();
+    });
   });
 });
 
@@ -774,24 +785,11 @@ describe('order-aware layer, model and LM (recency decay, conv)', () => {
       modelBlock(dModel, heads, headDim, dFF, false, { decay: false, conv: true }, random),
       modelBlock(dModel, heads, headDim, dFF, false, { decay: true, conv: false }, random),
     ];
-    const weights = { blocks, finalNorm: { weight: randn(dModel, random, 0.3).map((v) => 1 + v), bias: randn(dModel, random, 0.2) } };
-    const dims = { dModel, heads, headDim, dFF, eps: 1e-5 };
-    const x = randn(shape.batch * shape.length * dModel, random);
-    const dy = randn(x.length, random);
-    const r = referenceModelBackward(dims, weights, x, dy, shape);
-    const named = referenceModelNamedWeights(weights);
-    const forward = (nw: Record<string, ArrayLike<number>>, xx: ArrayLike<number>) =>
-      referenceModel({ ...dims, weights: referenceModelWeightsFromNamed(nw, blocks.length) }, xx, shape.batch, shape.length);
-    expectClose(r.output, forward(named, x), 1e-13, 'output');
-    expect(Object.keys(r.gradients).sort()).toEqual(Object.keys(named).sort());
-    for (const name of ['blocks.0.attention.decay', 'blocks.0.attention.conv', 'blocks.1.attention.conv', 'blocks.2.attention.decay']) expect(named[name], name).toBeDefined();
-    for (const name of ['blocks.1.attention.decay', 'blocks.2.attention.conv']) expect(named[name], name).toBeUndefined();
-    expect(referenceModelWeightsFromNamed(named, blocks.length).blocks.map((b) => [b.attention.decay, b.attention.conv])).toEqual(blocks.map((b) => [b.attention.decay, b.attention.conv]));
-    expectFd((v) => dot(dy, forward(named, v)), x, r.gradInput, 'dx');
-    for (const [name, p] of Object.entries(named)) {
-      expect(r.gradients[name]!.length, name).toBe(p.length);
-      expectFd((v) => dot(dy, forward({ ...named, [name]: v }, x)), p, r.gradients[name]!, name);
-    }
+    checkModelByFd({ dModel, heads, headDim, dFF }, blocks, shape, random, (_r, named) => {
+      for (const name of ['blocks.0.attention.decay', 'blocks.0.attention.conv', 'blocks.1.attention.conv', 'blocks.2.attention.decay']) expect(named[name], name).toBeDefined();
+      for (const name of ['blocks.1.attention.decay', 'blocks.2.attention.conv']) expect(named[name], name).toBeUndefined();
+      expect(referenceModelWeightsFromNamed(named, blocks.length).blocks.map((b) => [b.attention.decay, b.attention.conv])).toEqual(blocks.map((b) => [b.attention.decay, b.attention.conv]));
+    });
   });
 
   test('pre-LN model: token by token with per-layer states (conv histories included) equals one pass', () => {
