@@ -23,6 +23,7 @@ import naiveRowsWgsl from './shaders/naive_attention_rows.wgsl?raw';
 import naiveIoWgsl from './shaders/naive_attention_io.wgsl?raw';
 import sequentialWgsl from './shaders/sequential_recurrence.wgsl?raw';
 import kvStepWgsl from './shaders/kv_cache_step.wgsl?raw';
+import fmaPeakWgsl from './shaders/fma_peak.wgsl?raw';
 import type { PeerSummary, PeersReport } from './peers/ort.js';
 
 export type Mode = 'full' | 'quick' | 'tiny';
@@ -67,12 +68,36 @@ export interface Summary extends Partial<PeerSummary> {
   trainTokensPerSecond: number;
   /** trainStep time / the LM's inference forward time at the same shape (both typed calls, wall clock). */
   trainStepVsForward: number;
+  /** The adapter's multiply-add ceiling measured in the same run (bench/shaders/fma_peak.wgsl), GFLOP/s. */
+  fmaPeakGflops: number;
+  /** Model FLOP utilisation of trainStep, BenchShapes.train: model FLOPs per token (trainFlopsPerToken) x tokens/s
+   * / fmaPeakGflops. */
+  trainMfu: number;
+  /** The same for a larger model (BenchShapes.trainLarge: 4 x dModel 128). */
+  trainMfuLarge: number;
   parallelVsNaive: number;
   parallelVsSequential: number;
   stepGrowth: number;
   kvCacheStepVsAaren: number;
   stateBytes: number;
   kvCacheBytes: number;
+}
+
+export interface TrainShape {
+  model: { vocabSize: number; layers: number; dModel: number; heads: number; headDim: number; dFF: number; recencyDecay?: boolean; convolution?: boolean };
+  batch: number;
+  length: number;
+}
+
+/**
+ * Model FLOPs of one training token (forward and backward), the numerator of MFU as PaLM counts it: 6 per parameter
+ * that multiplies activations (every parameter but `token_embedding`, a gather), plus the scan's own work, which
+ * has no parameter: per layer, head and channel, a rescale and a multiply-add of the state (4 FLOPs) and the
+ * score's dot product (2), times 3 for the backward (about twice the forward's arithmetic).
+ */
+export function trainFlopsPerToken(parameters: readonly { name: string; shape: readonly number[] }[], model: TrainShape['model']): number {
+  const counted = parameters.filter((p) => p.name !== 'token_embedding').reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
+  return 6 * counted + 3 * 6 * model.layers * model.heads * model.headDim;
 }
 
 /** The shapes a run measures. */
@@ -86,8 +111,9 @@ export interface BenchShapes {
   layer: { dModel: number; heads: number; headDim: number; batch: number; lengths: number[] };
   stepP: number[];
   stepBatch: number;
-  /** The language model and batch of the training figures. */
-  train: { model: { vocabSize: number; layers: number; dModel: number; heads: number; headDim: number; dFF: number }; batch: number; length: number };
+  /** The language model and batch of the training figures, and the larger model of trainMfuLarge. */
+  train: TrainShape;
+  trainLarge: TrainShape;
 }
 
 export interface BenchReport {
@@ -132,9 +158,11 @@ export function planFor(mode: Mode): Plan {
   // `npm run train`'s default model and batch, with a vocabulary of 96 characters.
   const { model, batch, length } = DEFAULT_TRAIN_CONFIG;
   const train = { model: { vocabSize: 96, ...model }, batch, length };
+  const trainLarge = { ...train, model: { ...train.model, layers: 4, dModel: 128, heads: 4, headDim: 32, dFF: 256 } };
   if (mode === 'tiny') {
     return {
       train: { model: { ...train.model, layers: 1, dModel: 16, dFF: 32 }, batch: 2, length: 16 },
+      trainLarge: { model: { ...train.model, layers: 2, dModel: 32, heads: 2, headDim: 16, dFF: 64 }, batch: 2, length: 16 },
       batch: 2, headDim: 64, lengths: [64, 256], naiveLengths: [64, 256], anchorLength: 256, naiveAnchorLength: 256,
       layer: { ...layer, dModel: 64, heads: 2, headDim: 32, batch: 2, lengths: [64] }, stepP: [16, 64], stepBatch: 1,
       budgetMs: 50, minReps: 2, maxReps: 3, syntheticPrefill: false, investigateLength: 256,
@@ -142,14 +170,14 @@ export function planFor(mode: Mode): Plan {
   }
   if (mode === 'quick') {
     return {
-      train,
+      train, trainLarge,
       batch: 8, headDim: 64, lengths: [1024, 4096, 16384], naiveLengths: [256, 1024, 4096], anchorLength: 16384, naiveAnchorLength: 4096,
       layer: { ...layer, batch: 1, lengths: [256, 1024] }, stepP: [256, 1024, 4096, 16384], stepBatch: 1,
       budgetMs: 600, minReps: 3, maxReps: 15, syntheticPrefill: true, investigateLength: 4096,
     };
   }
   return {
-    train,
+    train, trainLarge,
     batch: 8, headDim: 64, lengths: [1024, 4096, 16384, 65536], naiveLengths: [256, 1024, 4096, 16384], anchorLength: 65536, naiveAnchorLength: 4096,
     layer: { ...layer, lengths: [1024, 4096, 16384] }, stepP: [256, 1024, 4096, 16384, 65536], stepBatch: 1,
     budgetMs: 3000, minReps: 5, maxReps: 50, syntheticPrefill: false, investigateLength: 65536,
@@ -312,6 +340,8 @@ const WG = 64;
 const benchPart = (name: string, code: string) => ({ name: `bench/${name}`, code });
 const copyKernel: Kernel = { parts: [benchPart('copy', copyWgsl)], constants: { WORKGROUP_SIZE: 256 } };
 const sequentialKernel: Kernel = { parts: [wgsl.lseCombine, benchPart('sequential_recurrence', sequentialWgsl)], constants: { LANES: 1, WORKGROUP_SIZE: WG } };
+const FMA_WORKGROUP = 64;
+const fmaKernel: Kernel = { parts: [benchPart('fma_peak', fmaPeakWgsl)], constants: { WORKGROUP_SIZE: FMA_WORKGROUP } };
 const kvStepKernel = (lanes: number): Kernel => ({ parts: [wgsl.lseCombine, wgsl.workgroupReduce, benchPart('kv_cache_step', kvStepWgsl)], constants: { LANES: lanes, WORKGROUP_SIZE: WG } });
 
 export function naiveKernel(rows: boolean, lanes: number, workgroup = WG): Kernel {
@@ -661,12 +691,32 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     }
   }
 
+  // The multiply-add ceiling: the register-only kernel, its rounds doubled until a run takes 20 ms or more.
+  let fmaPeakGflops = 0;
+  {
+    const groups = 1024;
+    const out = buffers.empty(groups * FMA_WORKGROUP * 16, 'bench fma out');
+    try {
+      for (let iterations = 16; ; iterations *= 2) {
+        const fma = await prepareDispatch(device, fmaKernel, { iterations }, ['out'], [groups, 1, 1]);
+        const t = await timer.time((encoder) => dispatch(encoder, fma, { out }, 'bench fma peak'), { reps: plan.minReps + 2 });
+        fma.destroy();
+        const flops = 2 * 4 * 8 * iterations * groups * FMA_WORKGROUP;
+        if (t.medianMs >= 20 || iterations >= 1 << 20) {
+          fmaPeakGflops = flops / (t.medianMs * 1e6);
+          record({ kernel: 'fma-peak', batch: groups * FMA_WORKGROUP, length: iterations, headDim: 1, ...t, bytes: 0 }, investigation);
+          break;
+        }
+      }
+    } finally {
+      buffers.release();
+    }
+  }
+
   // Training: AarenLanguageModel.trainStep (embedding, forward, cross-entropy, backward, AdamW: one submit and a
   // 32-byte readback) against the same model's inference forward (logits read back) at the same shape, both typed
   // calls timed on the host one after the other. GB/s counts the parameters read once (a lower bound on traffic).
-  const train = { tokensPerSecond: 0, vsForward: 0 };
-  {
-    const T = plan.train;
+  const timeTraining = async (T: TrainShape, name: string) => {
     const lm = await AarenLanguageModel.create(device, { ...T.model, seed: 1 });
     const optimizer = await AdamW.create(device, lm, { lr: 1e-3, clipGradNorm: 1 });
     try {
@@ -678,15 +728,17 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
       const paramBytes = 4 * lm.parameters().reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
       const tf = await timer.timeCalls(() => lm.forward(tokens, shape));
       const tt = await timer.timeCalls(() => lm.trainStep(tokens, targets, shape, optimizer));
-      record({ kernel: 'lm-forward', batch: T.batch, length: T.length, headDim: T.model.headDim, ...tf, bytes: paramBytes });
-      record({ kernel: 'lm-train-step', batch: T.batch, length: T.length, headDim: T.model.headDim, ...tt, bytes: paramBytes });
-      train.tokensPerSecond = (T.batch * T.length) / (tt.medianMs / 1000);
-      train.vsForward = tt.medianMs / tf.medianMs;
+      record({ kernel: `${name}-forward`, batch: T.batch, length: T.length, headDim: T.model.headDim, ...tf, bytes: paramBytes });
+      record({ kernel: `${name}-train-step`, batch: T.batch, length: T.length, headDim: T.model.headDim, ...tt, bytes: paramBytes });
+      const tokensPerSecond = (T.batch * T.length) / (tt.medianMs / 1000);
+      return { tokensPerSecond, vsForward: tt.medianMs / tf.medianMs, mfu: trainFlopsPerToken(lm.parameters(), T.model) * tokensPerSecond / (fmaPeakGflops * 1e9) };
     } finally {
       optimizer.destroy();
       lm.destroy();
     }
-  }
+  };
+  const train = await timeTraining(plan.train, 'lm');
+  const trainLarge = await timeTraining(plan.trainLarge, 'lm-large');
 
   const find = (kernel: string, length: number) => {
     const row = results.find((r) => r.kernel === kernel && r.length === length && (kernel.includes('step') || r.batch === batch));
@@ -704,6 +756,9 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     decayBackwardCost,
     trainTokensPerSecond: train.tokensPerSecond,
     trainStepVsForward: train.vsForward,
+    fmaPeakGflops,
+    trainMfu: train.mfu,
+    trainMfuLarge: trainLarge.mfu,
     parallelVsNaive: find('naive', plan.naiveAnchorLength) / find('scan', plan.naiveAnchorLength),
     parallelVsSequential: find('sequential', plan.anchorLength) / find('scan', plan.anchorLength),
     stepGrowth: stepMs.get(pAnchor)! / stepMs.get(pFirst)!,
@@ -723,7 +778,7 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     date: new Date().toISOString(),
     config: {
       batch, headDim, lengths: plan.lengths, naiveLengths: plan.naiveLengths, anchorLength: plan.anchorLength,
-      naiveAnchorLength: plan.naiveAnchorLength, layer: L, stepP: P, stepBatch: plan.stepBatch, train: plan.train, scanSchedule,
+      naiveAnchorLength: plan.naiveAnchorLength, layer: L, stepP: P, stepBatch: plan.stepBatch, train: plan.train, trainLarge: plan.trainLarge, scanSchedule,
     },
     results,
     summary,

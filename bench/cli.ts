@@ -1,11 +1,12 @@
 // `npm run bench [-- --quick | --tiny] [--backend node|chrome] [--out DIR]`: bundled and started by bench/run.mjs.
 import path from 'node:path';
 import { requestDawnDevice } from '../harness/dawn.js';
-import { runBench, type BenchReport, type Mode } from './bench.js';
+import { planFor, runBench, type BenchReport, type Mode } from './bench.js';
+import { profileTraining } from './profile.js';
 import { writeResults } from './write.js';
 import { runInChromeBench } from './chrome.mjs';
 
-interface Args { mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean; peers?: boolean }
+interface Args { profile?: boolean; mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean; peers?: boolean }
 
 function parseArgs(argv: string[]): Args {
   const args: Args = { mode: 'full', backend: 'node', out: path.join('bench', 'results') };
@@ -19,6 +20,7 @@ function parseArgs(argv: string[]): Args {
       return next;
     };
     if (a === '--quick') args.mode = 'quick';
+    else if (a === '--profile') args.profile = true;
     else if (a === '--tiny' || a === '--smoke') args.mode = 'tiny';
     else if (a === '--no-investigate') args.investigate = false;
     else if (a === '--no-peers') args.peers = false;
@@ -50,6 +52,7 @@ async function runNode(args: Args, progress: (line: string) => void): Promise<Be
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
   const progress = (line: string) => process.stderr.write(`${line}\n`);
+  if (args.profile) return profile(progress);
   const report = args.backend === 'chrome'
     ? await runInChromeBench({ mode: args.mode, investigate: args.investigate, peers: args.peers, progress })
     : await runNode(args, progress);
@@ -61,4 +64,17 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`summary: ${Object.entries(s).map(([k, v]) => `${k}=${Number.isInteger(v) ? v : v.toPrecision(3)}`).join('  ')}`);
   console.log(`total ${report.totalSeconds.toFixed(0)} s; wrote ${files.join(', ')}`);
   return 0;
+}
+
+/** `--profile`: the kernels of the default training step and of the LM's inference forward (bench/profile.ts). */
+async function profile(progress: (line: string) => void): Promise<number> {
+  const device = await requestDawnDevice(['disable-dawn-features=timestamp_quantization'], progress);
+  if (device === 'respawned') return process.exitCode as number;
+  try {
+    const { model, batch, length } = planFor('quick').train;
+    for (const line of await profileTraining(device, model, { batch, length })) console.log(line);
+    return 0;
+  } finally {
+    device.destroy();
+  }
 }

@@ -35,7 +35,11 @@ export function renderMarkdown(r: BenchReport): string {
   const t = c.train;
   const lmText = t ? `LM vocab ${t.model.vocabSize}, ${t.model.layers} x dModel ${t.model.dModel} (${t.model.heads} x ${t.model.headDim} heads, dFF ${t.model.dFF}), batch ${t.batch} x length ${t.length}` : '';
   if (s.trainTokensPerSecond !== undefined) row('trainTokensPerSecond', s.trainTokensPerSecond, 'higher', `tokens / s of trainStep (forward, loss, backward, AdamW), ${lmText}`);
-  if (s.trainStepVsForward !== undefined) row('trainStepVsForward', s.trainStepVsForward, '<= 4', 'trainStep time / the LM\'s inference forward time, same shape (typed calls, wall clock)');
+  if (s.trainStepVsForward !== undefined) row('trainStepVsForward', s.trainStepVsForward, '>= 2.5', 'trainStep time / the LM\'s inference forward time, same shape (typed calls, wall clock)');
+  if (s.fmaPeakGflops !== undefined) row('fmaPeakGflops', s.fmaPeakGflops, 'the ceiling', 'GFLOP/s of a register-only vec4 multiply-add kernel, this run (bench/shaders/fma_peak.wgsl)');
+  if (s.trainMfu !== undefined) row('trainMfu', s.trainMfu, '>= 0.35', `model FLOPs (6 x parameters but the embedding, + the scan's) x tokens/s of trainStep / fmaPeakGflops, ${lmText}`);
+  const tl = c.trainLarge;
+  if (s.trainMfuLarge !== undefined && tl) row('trainMfuLarge', s.trainMfuLarge, 'report', `the same, ${tl.model.layers} x dModel ${tl.model.dModel} (${tl.model.heads} x ${tl.model.headDim} heads, dFF ${tl.model.dFF}), batch ${tl.batch} x length ${tl.length}`);
   row('parallelVsNaive', s.parallelVsNaive, '>= 50', `naive quadratic time / scan time, L = ${c.naiveAnchorLength}`);
   row('parallelVsSequential', s.parallelVsSequential, '> 1 on a GPU', `sequential recurrence time / scan time, L = ${c.anchorLength}`);
   row('stepGrowth', s.stepGrowth, '<= 1.2', `Aaren step time at P = ${c.stepP.includes(16384) ? 16384 : c.stepP.at(-1)} / at P = ${c.stepP[0]}`);
@@ -57,13 +61,13 @@ export function renderMarkdown(r: BenchReport): string {
   table('Scan and alternatives', r.results.filter((x) => order.includes(x.kernel)).sort((a, b) => order.indexOf(a.kernel) - order.indexOf(b.kernel) || a.length - b.length));
   table('End to end: typed prefixAttention vs upload + copy kernel + readback of the same bytes (wall clock)', r.results.filter((x) => x.kernel === 'upload-copy-read' || x.kernel === 'prefix-attention'));
   table('Aaren layer forward', r.results.filter((x) => x.kernel === 'layer-forward'));
-  table('Training: a language-model train step vs its forward (wall clock, typed calls)', r.results.filter((x) => x.kernel === 'lm-forward' || x.kernel === 'lm-train-step'));
+  table('Training: a language-model train step vs its forward (wall clock, typed calls)', r.results.filter((x) => x.kernel.startsWith('lm-')));
   table('Decode: Aaren step vs KV-cache step', r.results.filter((x) => x.kernel === 'step' || x.kernel === 'kv-step').sort((a, b) => a.length - b.length || a.kernel.localeCompare(b.kernel)), 'P');
   table('Investigation: every scan schedule (and copy) at one length; step-scan = the Aaren step\'s scan alone, no projections', r.investigation);
   lines.push('GB/s counts compulsory traffic: copy, scan, sequential and naive all move the scan\'s bytes (scores + values read, ' +
     'outputs written), so for naive it is an effective rate; upload-copy-read and prefix-attention: the scan\'s bytes, wall clock ' +
     'with uploads and readback; layer-forward: x read, y written, weights read once; ' +
-    'step: state read and written, weights, x and y; kv-step: the K and V cache read; lm-forward and lm-train-step: the parameters read once.', '');
+    'step: state read and written, weights, x and y; kv-step: the K and V cache read; lm-forward and lm-train-step (lm-large-*: the larger model): the parameters read once.', '');
   lines.push(...renderPeersMarkdown(r));
   lines.push('![time vs length](latest.svg)', '');
   return lines.join('\n');

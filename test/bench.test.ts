@@ -7,7 +7,7 @@ import { dawnDevice } from './dawn.js';
 import { runBench } from '../bench/bench.js';
 import { writeResults } from '../bench/write.js';
 
-const SUMMARY_KEYS = ['scanVsCopy', 'endToEndVsCopy', 'scanBackwardVsForward', 'decayForwardCost', 'decayBackwardCost', 'trainTokensPerSecond', 'trainStepVsForward', 'parallelVsNaive', 'parallelVsSequential', 'stepGrowth', 'kvCacheStepVsAaren', 'stateBytes', 'kvCacheBytes'];
+const SUMMARY_KEYS = ['scanVsCopy', 'endToEndVsCopy', 'scanBackwardVsForward', 'decayForwardCost', 'decayBackwardCost', 'trainTokensPerSecond', 'trainStepVsForward', 'fmaPeakGflops', 'trainMfu', 'trainMfuLarge', 'parallelVsNaive', 'parallelVsSequential', 'stepGrowth', 'kvCacheStepVsAaren', 'stateBytes', 'kvCacheBytes'];
 const ROW_KEYS = ['kernel', 'batch', 'length', 'headDim', 'medianMs', 'minMs', 'maxMs', 'gbPerSec'];
 const positive = (x: unknown) => typeof x === 'number' && Number.isFinite(x) && x > 0;
 
@@ -30,7 +30,7 @@ describe('bench runner (tiny sizes)', () => {
       for (const key of SUMMARY_KEYS) expect(positive(json.summary[key]), `summary.${key} = ${json.summary[key]}`).toBe(true);
 
       const kernels = new Set(json.results.map((r: { kernel: string }) => r.kernel));
-      for (const k of ['copy', 'scan', 'naive', 'sequential', 'layer-forward', 'step', 'kv-step', 'lm-forward', 'lm-train-step', 'upload-copy-read', 'prefix-attention']) expect(kernels.has(k), k).toBe(true);
+      for (const k of ['copy', 'scan', 'naive', 'sequential', 'layer-forward', 'step', 'kv-step', 'lm-forward', 'lm-train-step', 'lm-large-forward', 'lm-large-train-step', 'upload-copy-read', 'prefix-attention']) expect(kernels.has(k), k).toBe(true);
       for (const row of json.results) {
         for (const key of ROW_KEYS) expect(row).toHaveProperty(key);
         for (const key of ['batch', 'length', 'headDim', 'medianMs', 'minMs', 'maxMs', 'gbPerSec']) {

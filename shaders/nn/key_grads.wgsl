@@ -3,12 +3,12 @@
 //   query_terms[r, h * head_dim + c] = scale * ds[b * heads + h, i] * K[r, h * head_dim + c]
 // with r = b * length + i. dQuery is the column sum of query_terms over the rows (column_sum.wgsl, a fixed order):
 // no atomics, the same bits every run. ds is in the scan's layout [batch * heads, length].
-// Needs `const WORKGROUP_SIZE`. Grid-stride over count = batch * length * heads * head_dim.
+// One invocation per (token, head), grid-stride over count = batch * length * HEADS; HEADS and HEAD_DIM are
+// constants, so the index arithmetic (an emulated division per lane on SwiftShader) is per slice, not per float.
+// Needs `const WORKGROUP_SIZE`, `const HEADS`, `const HEAD_DIM`.
 
 struct KeyGradsParams {
   length: u32,
-  heads: u32,
-  head_dim: u32,
   count: u32,
   scale: f32,
 }
@@ -22,15 +22,17 @@ var<storage, read_write> query_terms: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let width = params.heads * params.head_dim;
   for (var e = id.x; e < params.count; e += groups.x * WORKGROUP_SIZE) {
-    let j = e % width;
-    let h = j / params.head_dim;
-    let row = e / width;
+    // e indexes (b, i, h): row r = b * length + i of the token layout, head h.
+    let h = e % HEADS;
+    let row = e / HEADS;
     let b = row / params.length;
-    let i = row % params.length;
-    let ds = params.scale * grad_scores[(b * params.heads + h) * params.length + i];
-    grad_keys[e] = ds * query[j];
-    query_terms[e] = ds * keys[e];
+    let i = row - b * params.length;
+    let ds = params.scale * grad_scores[(b * HEADS + h) * params.length + i];
+    let base = e * HEAD_DIM;
+    for (var c = 0u; c < HEAD_DIM; c++) {
+      grad_keys[base + c] = ds * query[h * HEAD_DIM + c];
+      query_terms[base + c] = ds * keys[base + c];
+    }
   }
 }

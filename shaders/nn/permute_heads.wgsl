@@ -1,14 +1,14 @@
 // Moves per-head rows between the token layout and the scan's layout:
 //   token layout [batch, length, heads * head_dim] (x @ W, what matmuls read and write)
 //   head layout  [batch, heads, length, head_dim]  (sequence b * heads + h, what the prefix scan reads and writes)
-// to_heads = 1: result (head layout) from source (token layout); 0: the inverse. One invocation per element of the
-// result, grid-stride over `count` = batch * length * heads * head_dim (any count fits the dispatch limit).
-// Needs `const WORKGROUP_SIZE`.
+// to_heads = 1: result (head layout) from source (token layout); 0: the inverse. One invocation per (token, head)
+// copies that head's HEAD_DIM contiguous floats, grid-stride over `count` = batch * length * HEADS. HEADS and
+// HEAD_DIM are constants and the index arithmetic is per slice, not per float: on SwiftShader an integer division
+// by a uniform is emulated per lane, and with five of them per float this copy took 5 ms for 64 Ki floats.
+// Needs `const WORKGROUP_SIZE`, `const HEADS`, `const HEAD_DIM`.
 
 struct PermuteHeadsParams {
   length: u32,
-  heads: u32,
-  head_dim: u32,
   count: u32,
   to_heads: u32,
 }
@@ -19,19 +19,22 @@ var<storage, read_write> result: array<f32>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let width = params.heads * params.head_dim;
   for (var e = id.x; e < params.count; e += groups.x * WORKGROUP_SIZE) {
-    // e indexes the token layout: (b, i, h, c).
-    let c = e % params.head_dim;
-    let h = (e / params.head_dim) % params.heads;
-    let row = e / width;
+    // e indexes (b, i, h) in the token layout.
+    let h = e % HEADS;
+    let row = e / HEADS;
     let b = row / params.length;
-    let i = row % params.length;
-    let head_index = ((b * params.heads + h) * params.length + i) * params.head_dim + c;
+    let i = row - b * params.length;
+    let token_base = e * HEAD_DIM;
+    let head_base = ((b * HEADS + h) * params.length + i) * HEAD_DIM;
     if (params.to_heads != 0u) {
-      result[head_index] = source[e];
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        result[head_base + c] = source[token_base + c];
+      }
     } else {
-      result[e] = source[head_index];
+      for (var c = 0u; c < HEAD_DIM; c++) {
+        result[token_base + c] = source[head_base + c];
+      }
     }
   }
 }

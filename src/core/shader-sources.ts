@@ -55,11 +55,13 @@ import crossEntropyRows from '../../shaders/ops/loss/cross_entropy_rows.wgsl?raw
 import crossEntropyWorkgroup from '../../shaders/ops/loss/cross_entropy_workgroup.wgsl?raw';
 import gelu from '../../shaders/ops/matmul/gelu.wgsl?raw';
 import matmul from '../../shaders/ops/matmul/matmul.wgsl?raw';
+import matmulBlockStore from '../../shaders/ops/matmul/matmul_block_store.wgsl?raw';
 import matmulBlocked from '../../shaders/ops/matmul/matmul_blocked.wgsl?raw';
 import matmulLoadCols from '../../shaders/ops/matmul/matmul_load_cols.wgsl?raw';
 import matmulLoadHeads from '../../shaders/ops/matmul/matmul_load_heads.wgsl?raw';
 import matmulLoadRows from '../../shaders/ops/matmul/matmul_load_rows.wgsl?raw';
 import matmulOutput from '../../shaders/ops/matmul/matmul_output.wgsl?raw';
+import matmulOutputVec4 from '../../shaders/ops/matmul/matmul_output_vec4.wgsl?raw';
 import matmulParams from '../../shaders/ops/matmul/matmul_params.wgsl?raw';
 import matmulTileACols from '../../shaders/ops/matmul/matmul_tile_a_cols.wgsl?raw';
 import matmulTileARows from '../../shaders/ops/matmul/matmul_tile_a_rows.wgsl?raw';
@@ -148,11 +150,13 @@ export const wgsl = {
   crossEntropyWorkgroup: part('ops/loss/cross_entropy_workgroup', crossEntropyWorkgroup),
   gelu: part('ops/matmul/gelu', gelu),
   matmul: part('ops/matmul/matmul', matmul),
+  matmulBlockStore: part('ops/matmul/matmul_block_store', matmulBlockStore),
   matmulBlocked: part('ops/matmul/matmul_blocked', matmulBlocked),
   matmulLoadCols: part('ops/matmul/matmul_load_cols', matmulLoadCols),
   matmulLoadHeads: part('ops/matmul/matmul_load_heads', matmulLoadHeads),
   matmulLoadRows: part('ops/matmul/matmul_load_rows', matmulLoadRows),
   matmulOutput: part('ops/matmul/matmul_output', matmulOutput),
+  matmulOutputVec4: part('ops/matmul/matmul_output_vec4', matmulOutputVec4),
   matmulParams: part('ops/matmul/matmul_params', matmulParams),
   matmulTileACols: part('ops/matmul/matmul_tile_a_cols', matmulTileACols),
   matmulTileARows: part('ops/matmul/matmul_tile_a_rows', matmulTileARows),

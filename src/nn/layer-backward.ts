@@ -105,12 +105,12 @@ export function layerSavedBytes(dims: LayerTrainDims, batch: number, length: num
 }
 
 /** The one dispatch of permute_heads.wgsl. */
-function permute<S extends string>(dims: LayerTrainDims, batch: number, length: number, toHeads: boolean,
+export function permute<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim'>, batch: number, length: number, toHeads: boolean,
   source: S | ScratchRef, result: S | ScratchRef, device: PlanLimits): Dispatch<S> {
-  const count = batch * length * dims.heads * dims.headDim;
+  const count = batch * length * dims.heads;
   return {
-    kernel: { parts: [wgsl.permuteHeads], constants: { WORKGROUP_SIZE: WORKGROUP } },
-    params: { length, heads: dims.heads, head_dim: dims.headDim, count, to_heads: toHeads ? 1 : 0 },
+    kernel: { parts: [wgsl.permuteHeads], constants: { WORKGROUP_SIZE: WORKGROUP, HEADS: dims.heads, HEAD_DIM: dims.headDim } },
+    params: { length, count, to_heads: toHeads ? 1 : 0 },
     buffers: { source, result },
     workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
   };
@@ -118,7 +118,18 @@ function permute<S extends string>(dims: LayerTrainDims, batch: number, length: 
 
 type Ref<S extends string> = S | ScratchRef | null;
 
-function matmul<S extends string>(spec: MatmulSpec, device: PlanLimits, map: Partial<Record<MatmulSlot, Ref<S>>>): Dispatch<S> {
+/** The one dispatch of head_scores.wgsl: scores [batch * heads, length] from the keys (token layout) and `query`. */
+export function headScores<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim' | 'scale'>, batch: number, length: number,
+  keys: S | ScratchRef, scores: S | ScratchRef, device: PlanLimits): Dispatch<S | 'query'> {
+  return {
+    kernel: { parts: [wgsl.headScores], constants: { WORKGROUP_SIZE: WORKGROUP } },
+    params: { batch, length, heads: dims.heads, head_dim: dims.headDim, scale: dims.scale },
+    buffers: { query: 'query', keys, scores },
+    workgroups: [Math.min(Math.ceil(length / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), batch * dims.heads, 1],
+  };
+}
+
+export function matmul<S extends string>(spec: MatmulSpec, device: PlanLimits, map: Partial<Record<MatmulSlot, Ref<S>>>): Dispatch<S> {
   return rebind<MatmulSlot, S>(planMatmul(spec, device), { bias: null, residual: null, preActivation: null, ...map });
 }
 
@@ -140,7 +151,6 @@ export function planLayerTrainForward(dims: LayerTrainDims, batch: number, lengt
   if (rows === 0) return { dispatches: [], scratch: {}, optional };
   const { dModel, heads, headDim } = dims;
   const hd = heads * headDim;
-  const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
   const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
   const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: true, decay: dims.decay === true, decayPeriod: heads }, device);
   // With conv the projections read x' = x + conv(x), kept for the weight gradients.
@@ -154,12 +164,7 @@ export function planLayerTrainForward(dims: LayerTrainDims, batch: number, lengt
     ...conv,
     matmul<LayerTrainSlot>(project(dims.keyBias), device, { a: input, weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: 'saved.K' }),
     matmul<LayerTrainSlot>(project(dims.valueBias), device, { a: input, weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: { scratch: 'V rows' } }),
-    {
-      kernel: { parts: [wgsl.headScores], constants: { WORKGROUP_SIZE: WORKGROUP } },
-      params: { batch, length, heads, head_dim: headDim, scale: dims.scale },
-      buffers: { query: 'query', keys: 'saved.K', scores: 'saved.scores' },
-      workgroups: [Math.min(Math.ceil(length / WORKGROUP), maxGroups), batch * heads, 1],
-    },
+    headScores<LayerTrainSlot>(dims, batch, length, 'saved.K', 'saved.scores', device),
     permute<LayerTrainSlot>(dims, batch, length, true, { scratch: 'V rows' }, 'saved.values', device),
     ...scan.dispatches.map((d) => rebind<ScanSlot, LayerTrainSlot>(d, {
       scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', initialState: 'carry', finalState: null, decay: 'decayRates',
@@ -224,10 +229,10 @@ export function planLayerBackward(dims: LayerTrainDims, batch: number, length: n
     });
   }
   dispatches.push(permute<LayerTrainSlot>(dims, batch, length, false, s('dv heads'), s('dV rows'), device));
-  const count = rows * hd;
+  const count = rows * heads;
   dispatches.push({
-    kernel: { parts: [wgsl.keyGrads], constants: { WORKGROUP_SIZE: WORKGROUP } },
-    params: { length, heads, head_dim: headDim, count, scale: dims.scale },
+    kernel: { parts: [wgsl.keyGrads], constants: { WORKGROUP_SIZE: WORKGROUP, HEADS: heads, HEAD_DIM: headDim } },
+    params: { length, count, scale: dims.scale },
     buffers: { grad_scores: s('ds'), keys: 'saved.K', query: 'query', grad_keys: s('dK rows'), query_terms: s('query terms') },
     workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
   });

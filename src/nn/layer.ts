@@ -9,11 +9,11 @@
 // The state (m, u, w) per (batch, head) lives on the GPU; step() is forward() over one token, so it costs the
 // same at token 10 and token 10^6, and its memory never grows. What forward/step/encode* share with AarenModel
 // is in src/nn/sequence.ts.
-import { type Plan, type ScratchRef, rebind, kernelProgram } from '../core/kernel.js';
+import { type Dispatch, type Plan, type ScratchRef, rebind, kernelProgram } from '../core/kernel.js';
 import { CONV_HISTORY_ROWS, CONV_TAPS, planConvForward, type ConvSlot } from '../ops/conv.js';
 import { wgsl } from '../core/shader-sources.js';
 import { uploadFloat32 } from '../core/buffers.js';
-import { decayParts, outputRows, type PlanLimits } from '../ops/attention/scan.js';
+import { decayParts, outputRows, planPrefixScan, type PlanLimits, type ScanSlot } from '../ops/attention/scan.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkOneOf } from '../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter } from '../core/device.js';
@@ -28,7 +28,7 @@ import { createStorageBuffer, submitAndRead } from '../core/buffers.js';
 import { bufferLimit, checkBufferSizes } from '../core/validate.js';
 import { runGpuCall } from '../core/device.js';
 import {
-  LAYER_PARAMETERS, hasWeight, layerSavedBytes, layerTrainBufferBytes, planLayerBackward, planLayerRefresh, planLayerTrainForward, weightShape,
+  LAYER_PARAMETERS, hasWeight, headScores, layerSavedBytes, matmul, permute, layerTrainBufferBytes, planLayerBackward, planLayerRefresh, planLayerTrainForward, weightShape,
   type LayerDerivedSlot, type LayerTrainDims, type LayerWeightSlot,
 } from './layer-backward.js';
 import { PlanTrainer } from './trainer.js';
@@ -116,7 +116,8 @@ class LayerState extends ModuleState implements AarenState {
 
 /** The buffers a layer plan binds: the caller's, the state's (the scan's carry and final; the convolution's
  * history and its update), and the layer's weights. */
-export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'convHistory' | 'convNext' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias' | 'decayRates' | 'conv';
+export type LayerSlot = 'x' | 'output' | 'residual' | 'carry' | 'final' | 'convHistory' | 'convNext' | 'keyQuery' | 'valueProj' | 'outputWeight' | 'outputBias' | 'decayRates' | 'conv'
+  | 'query' | 'key' | 'value' | 'keyBias' | 'valueBias';
 
 /** The sizes that fix a layer's kernels. */
 export interface LayerDims {
@@ -128,6 +129,11 @@ export interface LayerDims {
   decay?: boolean;
   /** The causal convolution on the input (weights in `conv`; default false). */
   conv?: boolean;
+  /** The raw projections' biases and the score scale (default 1 / sqrt(headDim)), for the materialised forward of
+   * CPU adapters. */
+  keyBias?: boolean;
+  valueBias?: boolean;
+  scale?: number;
 }
 
 /** Vec4s per value row of one head in value_proj: the head's channels zero-padded to whole channel blocks. */
@@ -152,7 +158,8 @@ export function layerSchedule(requested: 'auto' | ScanSchedule, dims: LayerDims,
 }
 
 /** The passes of one layer forward (pure): with conv, the causal convolution of x (and the state's next history);
- * the fused scan; the output projection. */
+ * the fused scan; the output projection. On CPU adapters a pass over several tokens materialises the projections
+ * instead (planLayerProjectedForward). */
 export function planLayerForward(dims: LayerDims, batch: number, length: number, schedule: ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerSlot> {
   const config = kernelConfig(device.limits, dims.headDim);
   const sequences = batch * dims.heads;
@@ -162,6 +169,7 @@ export function planLayerForward(dims: LayerDims, batch: number, length: number,
       x: 'x', weight: 'conv', history: 'convHistory', result: convolved, nextHistory: 'convNext',
     }))
     : [];
+  if (device.cpu && length > 1 && schedule === 'recurrent') return planLayerProjectedForward(dims, batch, length, residual, conv, device);
   const scan = planScan(projectedOperator(dims, config, dims.conv === true ? convolved : 'x'), {
     sequences, count: length, channels: dims.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
   }, schedule, { carry: 'carry', final: 'final' });
@@ -175,6 +183,47 @@ export function planLayerForward(dims: LayerDims, batch: number, length: number,
     })],
     scratch: { ...scan.scratch, heads: sequences * length * dims.headDim * 4, ...(conv.length ? { [convolved.scratch]: batch * length * dims.dModel * 4 } : {}) },
     optional: ['carry', 'final', 'residual', 'convHistory', 'convNext'],
+  };
+}
+
+/**
+ * The layer forward over several tokens on a CPU adapter: the training forward's passes (K = x' key, V = x' value
+ * as blocked matmuls, head_scores, the specialised recurrent scan, the output matmul) with the state carried in
+ * and out. The fused scan computes each token's projections inside the scan's loop, one dot product per lane
+ * indexed in a loop, which SwiftShader runs several times slower than the register-blocked matmuls (for the
+ * default `npm run train` model, 16 x 64 tokens: the fused scan took longer than a whole training step). The
+ * arithmetic is the training forward's, so forward and trainStep's forward give the same bits.
+ */
+function planLayerProjectedForward(dims: LayerDims, batch: number, length: number, residual: boolean, conv: Dispatch<LayerSlot>[], device: PlanLimits): Plan<LayerSlot> {
+  const { dModel, heads, headDim } = dims;
+  const rows = batch * length;
+  const hd = heads * headDim;
+  const input: LayerSlot | ScratchRef = conv.length ? { scratch: 'conv x' } : 'x';
+  const scratch = (name: string): ScratchRef => ({ scratch: name });
+  const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
+  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule: 'recurrent', decay: dims.decay === true, decayPeriod: heads }, device);
+  const dispatches: Dispatch<LayerSlot>[] = [
+    ...conv,
+    matmul<LayerSlot>(project(dims.keyBias === true), device, { a: input, weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: scratch('K rows') }),
+    matmul<LayerSlot>(project(dims.valueBias === true), device, { a: input, weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: scratch('V rows') }),
+    headScores<LayerSlot>({ heads, headDim, scale: dims.scale ?? 1 / Math.sqrt(headDim) }, batch, length, scratch('K rows'), scratch('scores'), device),
+    permute<LayerSlot>(dims, batch, length, true, scratch('V rows'), scratch('values'), device),
+    ...scan.dispatches.map((d) => rebind<ScanSlot, LayerSlot>(d, {
+      scores: scratch('scores'), values: scratch('values'), output: scratch('heads'), stats: null, initialState: 'carry', finalState: 'final', decay: 'decayRates',
+    })),
+    permute<LayerSlot>(dims, batch, length, false, scratch('heads'), scratch('head rows'), device),
+    matmul<LayerSlot>({ m: rows, n: dModel, k: hd, bias: dims.outputBias, residual, gelu: false }, device, {
+      a: scratch('head rows'), weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
+    }),
+  ];
+  const floats = rows * hd * 4;
+  return {
+    dispatches,
+    scratch: {
+      'K rows': floats, 'V rows': floats, scores: rows * heads * 4, values: floats, heads: floats, 'head rows': floats,
+      ...(conv.length ? { 'conv x': rows * dModel * 4 } : {}),
+    },
+    optional: ['carry', 'final', 'residual', 'convHistory', 'convNext', 'keyBias', 'valueBias'],
   };
 }
 
@@ -247,13 +296,15 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
     }
     // Compile what this layer's passes use now (compiling costs seconds on CPU adapters), so that the encode
     // paths find them ready: recurrent always (one-token passes), the tile kernels for sequential and parallel.
-    const dims = { dModel, heads, headDim, outputBias: outputBias !== undefined, decay: decay !== undefined, conv: conv !== undefined };
+    const dims = {
+      dModel, heads, headDim, outputBias: outputBias !== undefined, decay: decay !== undefined, conv: conv !== undefined,
+      keyBias: keyBias !== undefined, valueBias: valueBias !== undefined, scale,
+    };
     const op = projectedOperator(dims, kc);
     const cpu = isCpuAdapter(device);
     const limits = { limits: device.limits, cpu };
     const tiled = schedule === 'sequential' || schedule === 'parallel' || (schedule === 'auto' && !cpu);
-    const kernels = [recurrentKernel(op, kc), planLayerForward(dims, 1, 1, 'recurrent', false, limits).dispatches.at(-1)!.kernel,
-      planLayerForward(dims, 64, 64, 'recurrent', false, limits).dispatches.at(-1)!.kernel];
+    const kernels = [recurrentKernel(op, kc), ...[1, 64].flatMap((n) => planLayerForward(dims, n, n, layerSchedule(schedule, dims, n, n, limits), false, limits).dispatches.map((d) => d.kernel))];
     if (tiled) kernels.push(chunkScanKernel(op, kc, 'elements', 'elements'));
     if (tiled && schedule !== 'sequential') kernels.push(chunkReduceKernel(op, kc, 'elements'), chunkReduceKernel(op, kc, 'states'), chunkScanKernel(op, kc, 'states', 'states'));
     await Promise.all(kernels.map((k) => kernelProgram(device, k)));
@@ -307,14 +358,16 @@ export class AarenLayer extends SequenceModule<AarenState, LayerSlot> {
   /** @internal The weight and state slots, for AarenModel's plan (it binds each layer's under `b{l}.`). */
   slotsOf(state?: AarenState): Partial<Record<LayerSlot, GPUBuffer>> {
     const s = state as LayerState | undefined;
-    return { ...this.weights, conv: this.raw.conv, carry: s?.buffer, final: s?.next, convHistory: s?.history, convNext: s?.historyNext };
+    const { query, key, value, keyBias, valueBias, conv } = this.raw;
+    return { ...this.weights, query, key, value, keyBias, valueBias, conv, carry: s?.buffer, final: s?.next, convHistory: s?.history, convNext: s?.historyNext };
   }
 
   /** @internal The sizes and options that fix this layer's inference kernels. */
   get layerDims(): LayerDims {
     return {
       dModel: this.dModel, heads: this.heads, headDim: this.headDim, outputBias: this.weights.outputBias !== undefined,
-      decay: this.raw.decay !== undefined, conv: this.raw.conv !== undefined,
+      decay: this.raw.decay !== undefined, conv: this.raw.conv !== undefined, keyBias: this.raw.keyBias !== undefined,
+      valueBias: this.raw.valueBias !== undefined, scale: this.scale,
     };
   }
 

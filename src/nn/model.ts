@@ -124,6 +124,7 @@ export function planModelForward(dims: ModelDims, batch: number, length: number,
       dispatches.push(rebind<LayerSlot, ModelSlot>(d, {
         x: scratch.normed, output: scratch.p, residual: cur, carry: b('carry'), final: b('final'), convHistory: b('convHistory'), convNext: b('convNext'), conv: b('conv'),
         keyQuery: b('keyQuery'), valueProj: b('valueProj'), outputWeight: b('outputWeight'), outputBias: b('outputBias'), decayRates: b('decayRates'),
+        query: b('query'), key: b('key'), value: b('value'), keyBias: b('keyBias'), valueBias: b('valueBias'),
       }, `b${l} `));
     }
     dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: scratch.p, gamma: b('ln2.gamma'), beta: b('ln2.beta'), result: scratch.normed }));
@@ -133,7 +134,7 @@ export function planModelForward(dims: ModelDims, batch: number, length: number,
   }
   dispatches.push(rebind<LayerNormSlot, ModelSlot>(norm, { x: cur, gamma: 'final.gamma', beta: 'final.beta', result: 'output' }));
   const optional: ModelSlot[] = [];
-  for (let l = 0; l < dims.layers; l++) optional.push(`b${l}.carry`, `b${l}.final`, `b${l}.convHistory`, `b${l}.convNext`, `b${l}.outputBias`, `b${l}.residual`);
+  for (let l = 0; l < dims.layers; l++) optional.push(`b${l}.carry`, `b${l}.final`, `b${l}.convHistory`, `b${l}.convNext`, `b${l}.outputBias`, `b${l}.residual`, `b${l}.keyBias`, `b${l}.valueBias`);
   return { dispatches, scratch: allScratch, optional };
 }
 

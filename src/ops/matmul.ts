@@ -137,21 +137,32 @@ export function planMatmul(spec: MatmulSpec, device: PlanLimits): Dispatch<Matmu
   const maxGroups = device.limits.maxComputeWorkgroupsPerDimension;
   const variant = matmulVariant(spec, device.cpu);
   const epilogue = [wgsl.gelu, wgsl.matmulOutput];
+  // The epilogue's specialising constants (matmul_output.wgsl says why they are not uniform fields).
+  const flags = {
+    MM_BIAS: spec.bias ? 1 : 0, MM_RESIDUAL: spec.residual ? 1 : 0, MM_ACCUMULATE: spec.accumulate ? 1 : 0,
+    MM_SAVE_PRE: spec.savePreActivation ? 1 : 0, MM_ACTIVATION: spec.gelu ? 1 : spec.geluBackward ? 2 : 0,
+  };
   const scalar = scalarSources(spec);
   let kernel: Dispatch['kernel'];
   let workgroups: [number, number, number];
   if (variant === 'matvec') {
-    kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matvec], constants: { MV_ROWS: MATVEC_ROWS, WORKGROUP_SIZE: MATVEC_WORKGROUP } };
+    kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matvec], constants: { ...flags, MV_ROWS: MATVEC_ROWS, WORKGROUP_SIZE: MATVEC_WORKGROUP } };
     workgroups = [Math.ceil(spec.n / MATVEC_WORKGROUP), 1, 1];
   } else if (variant === 'blocked') {
     const colBlocks = Math.ceil(spec.n / BLOCK_COLS);
+    // Small products (a weight gradient of 64 x 64 has 8 blocks) in workgroups of 4, so that they are still
+    // spread over the CPU's cores (SwiftShader runs a workgroup on one core).
+    const blocks = colBlocks * Math.ceil(spec.m / BLOCK_ROWS);
+    const size = blocks >= 4 * BLOCK_WORKGROUP ? BLOCK_WORKGROUP : 4;
     const wgX = pow2AtLeast(colBlocks, 1, 4);
-    const wgY = BLOCK_WORKGROUP / wgX;
-    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { MM_WG_X: wgX, MM_WG_Y: wgY } };
+    const wgY = Math.max(1, size / wgX);
+    // The vec4 epilogue where rows of the result are whole vec4s (see matmul_output_vec4.wgsl for why).
+    const blockStore = spec.n % 4 === 0 ? [wgsl.gelu, wgsl.matmulOutputVec4] : [...epilogue, wgsl.matmulBlockStore];
+    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...blockStore, wgsl.matmulBlocked], constants: { ...flags, MM_WG_X: wgX, MM_WG_Y: wgY } };
     workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / BLOCK_ROWS) / wgY), 1];
   } else {
     const tile = matmulTile(spec.n, spec.k);
-    kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matmul], constants: { MM_TILE: tile, MM_WORK, MM_ROWS: tile * MM_WORK } };
+    kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matmul], constants: { ...flags, MM_TILE: tile, MM_WORK, MM_ROWS: tile * MM_WORK } };
     workgroups = [Math.ceil(spec.n / tile), Math.ceil(spec.m / (tile * MM_WORK)), 1];
   }
   if (workgroups[0] > maxGroups || workgroups[1] > maxGroups) {
@@ -162,9 +173,7 @@ export function planMatmul(spec: MatmulSpec, device: PlanLimits): Dispatch<Matmu
   return {
     kernel,
     params: {
-      m: spec.m, n: spec.n, k: spec.k, has_bias: spec.bias ? 1 : 0, has_residual: spec.residual ? 1 : 0,
-      activation: spec.gelu ? 1 : spec.geluBackward ? 2 : 0, seq_length: hm?.length ?? 1, heads: hm?.heads ?? 1, head_dim: hm?.headDim ?? 1,
-      accumulate: spec.accumulate ? 1 : 0, save_pre: spec.savePreActivation ? 1 : 0,
+      m: spec.m, n: spec.n, k: spec.k, seq_length: hm?.length ?? 1, heads: hm?.heads ?? 1, head_dim: hm?.headDim ?? 1,
     },
     buffers: {
       a: 'a', weight: 'weight', bias: spec.bias ? 'bias' : null, residual: spec.residual ? 'residual' : null,

@@ -5,11 +5,12 @@
 // first position with the largest shifted score, or the initial state when m0 - r >= it; r_max is added to that
 // token's ds (or to the initial state's dm). f32 shifted scores can swap near-ties, which matters only for a
 // gradient of the final state's m itself (r_max = 0 for any loss that sees the state through o, L or the combine).
-// One workgroup of 64 per sequence: invocation t takes positions t, t + 64, ... in order (its share of the sum and
-// its first best shifted score), then fixed trees add the shares and pick the first best (the same bits every run).
-// Error of the sum: each share adds about N / 64 terms, the tree 6 levels: (N / 64 + 7) eps sum_i |i ds_i|.
-// f32(i) is exact below 2^24 positions.
-// Composed with: grad_end_params, state_layout, decay_rates. Workgroup x = sequence.
+// One workgroup of W = DECAY_GRAD_WORKGROUP (a power of 2) per sequence: invocation t takes positions t, t + W, ...
+// in order (its share of the sum and its first best shifted score), then fixed trees add the shares and pick the
+// first best (the same bits every run). W is 64 on GPUs and 1 on CPU adapters, where the tree's barriers cost more
+// than a sequential sum. Error of the sum: each share adds about N / W terms, the tree log2 W levels:
+// (N / W + log2 W + 1) eps sum_i |i ds_i|. f32(i) is exact below 2^24 positions.
+// Composed with: grad_end_params, state_layout, decay_rates; needs `const DECAY_GRAD_WORKGROUP`. Workgroup x = sequence.
 
 var<storage, read_write> grad_scores: array<f32>;
 var<storage, read_write> grad_decay: array<f32>;
@@ -18,7 +19,6 @@ var<storage, read> initial_state: array<vec4<f32>>;
 var<storage, read> scores: array<f32>;
 var<storage, read_write> grad_initial_state: array<vec4<f32>>;
 
-const DECAY_GRAD_WORKGROUP: u32 = 64u;
 var<workgroup> partial_sums: array<f32, DECAY_GRAD_WORKGROUP>;
 var<workgroup> best_scores: array<f32, DECAY_GRAD_WORKGROUP>;
 var<workgroup> best_positions: array<u32, DECAY_GRAD_WORKGROUP>;

@@ -189,7 +189,8 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   if (decay) {
     // dL/d(rate) = sum_i i ds_i + grad_finish's end terms + the final max's share, which goes to ds here.
     dispatches.push({
-      kernel: { parts: [wgsl.gradEndParams, wgsl.stateLayout, ...rates.parts, wgsl.decayGrad], constants: rates.constants },
+      // CPU adapters: one invocation per sequence (a workgroup barrier costs more there than the whole sum).
+      kernel: { parts: [wgsl.gradEndParams, wgsl.stateLayout, ...rates.parts, wgsl.decayGrad], constants: { ...rates.constants, DECAY_GRAD_WORKGROUP: device.cpu ? 1 : 64 } },
       params: ends,
       buffers: {
         grad_scores: 'gradScores', grad_decay: 'gradDecay', grad_first: 'gradFirst', initial_state: 'initialState', scores: 'scores',
