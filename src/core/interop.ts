@@ -18,7 +18,7 @@ import { checkLiveDevice } from './device.js';
 export { INTEROP_FEATURES, type AarenDeviceOptions } from './device.js';
 
 function describe(value: unknown): string {
-  if (value === null) return 'null';
+  if (value === null || value === undefined) return String(value);
   if (typeof value === 'object') return value.constructor?.name ?? 'object';
   return `${typeof value} ${String(value)}`;
 }
