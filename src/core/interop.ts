@@ -81,6 +81,7 @@ function probeKind(buffer: GPUBuffer): 'bind' | 'copy' | 'clear' | undefined {
  * STORAGE | COPY_SRC as well), belonging to `device` (Error). Names are the caller's ('buffers.scores').
  * Nothing is submitted: the device check binds (STORAGE) or copies / clears zero bytes (COPY_SRC / COPY_DST) of
  * each buffer inside a validation error scope. A destroyed buffer passes (WebGPU reports that at submit).
+ * Undefined entries (optional buffers not given) are skipped.
  */
 export async function checkBuffersOnDevice(device: GPUDevice, buffers: Record<string, GPUBuffer | undefined>,
   usage: number = GPUBufferUsage.STORAGE): Promise<void> {
