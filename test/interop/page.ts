@@ -256,9 +256,20 @@ async function ortCases(device: GPUDevice, ortBase: string): Promise<void> {
     after: await scanOnce(fresh),
   });
 
+  // What the check prevents: encoded unchecked, the same buffer is a validation error on our device (here caught by a
+  // scope; otherwise an uncapturederror event), the command buffer is refused, and the output keeps its old contents.
+  const untouched = sharedBuffer(device, ROWS * D, 'scan output 3'); // zeros
+  device.pushErrorScope('validation');
+  const unchecked = device.createCommandEncoder();
+  scan.encode(unchecked, { scores: scores.gpuBuffer, values: foreign.values!.gpuBuffer, output: untouched });
+  device.queue.submit([unchecked.finish()]);
+  const validation = await device.popErrorScope();
+  const left = await readBuffer(device, untouched, ROWS * D);
+  results.push({ name: 'ort default entry: unchecked buffer of another device', info: { validation: validation?.message.split('\n')[0] ?? null, outputAllZero: left.every((f) => f === 0) } });
+
   for (const t of [scores, values, fed.y!, xs, z, short.scores!, short.values!, foreign.scores!, foreign.values!]) t.dispose();
   for (const s of [producer, consumer, embed, head, jsep]) await s.release();
-  for (const b of [output, layerOut, fresh, staging, storageOnly]) b.destroy();
+  for (const b of [output, layerOut, fresh, staging, storageOnly, untouched]) b.destroy();
   scan.destroy();
   layer.destroy();
 }
@@ -354,7 +365,9 @@ async function main(): Promise<void> {
   const params = new URLSearchParams(location.search);
   const device = await requestAarenDevice(navigator.gpu, { label: 'aaren' });
   device.addEventListener('uncapturederror', (e) => window.__interop.gpuErrors.push((e as GPUUncapturedErrorEvent).error.message));
-  results.push({ name: 'device', info: { features: [...device.features].sort(), maxBufferSize: device.limits.maxBufferSize, maxComputeWorkgroupsPerDimension: device.limits.maxComputeWorkgroupsPerDimension } });
+  const adapter = (await navigator.gpu.requestAdapter())!;
+  const limits = (l: GPUSupportedLimits) => Object.fromEntries(Object.keys(Object.getPrototypeOf(l) as object).filter((k) => typeof l[k as keyof GPUSupportedLimits] === 'number').map((k) => [k, l[k as keyof GPUSupportedLimits]]));
+  results.push({ name: 'device', info: { features: [...device.features].sort(), adapterFeatures: [...adapter.features].sort(), limits: limits(device.limits), adapterLimits: limits(adapter.limits) } });
   const only = params.get('only');
   if (only !== 'tf') await ortCases(device, params.get('ortBase')!);
   log('ort done');
