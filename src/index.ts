@@ -44,3 +44,4 @@ export { ConvOp, ConvBackwardOp, planConvForward, planConvBackward, checkConvSha
 export type { ConvShape, ConvSlot, ConvBackwardSlot, ConvBackwardOptions, ConvBuffers, ConvBackwardBuffers } from './ops/conv.js';
 export { referenceConvForward, referenceConvNextHistory, referenceConvBackward } from './reference/conv.js';
 export type { ReferenceConvShape, ReferenceConvGradients } from './reference/conv.js';
+export { checkSameDevice, checkBuffersOnDevice, INTEROP_FEATURES, type AarenDeviceOptions } from './core/interop.js';

@@ -1,19 +1,41 @@
-// Getting a device suited to the kernels: the adapter's largest buffer and workgroup limits (the defaults cap
-// storage bindings at 128 MiB and workgroup memory at 16 KiB), and timestamp queries when offered.
+// Getting a device suited to the kernels, and to the WebGPU libraries a caller may share it with (onnxruntime-web,
+// TF.js; docs/interop.md): every limit at the adapter's maximum (the defaults cap storage bindings at 128 MiB and
+// workgroup memory at 16 KiB; ORT and TF.js ask for the largest too when they make their own device), and the
+// optional features those libraries use where the adapter has them.
 
-export async function requestAarenDevice(gpu: GPU = navigator.gpu, options: GPURequestAdapterOptions = {}): Promise<GPUDevice> {
+/** Features requestAarenDevice asks for where the adapter has them: timestamp queries (the benchmark runner,
+ * ORT's and TF.js's profilers), f16 shaders and subgroups (ORT's and TF.js's kernels). No kernel of this package
+ * uses subgroups or f16: they are requested only so that a library sharing the device can. */
+export const INTEROP_FEATURES: readonly GPUFeatureName[] = ['timestamp-query', 'shader-f16', 'subgroups'];
+
+/** The limits the kernels need raised; requested even where an implementation's limits object does not enumerate. */
+const KERNEL_LIMITS: (keyof GPUSupportedLimits)[] = [
+  'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage',
+];
+
+export interface AarenDeviceOptions extends GPURequestAdapterOptions {
+  /** Optional features to request where the adapter has them (default INTEROP_FEATURES). Leave 'subgroups' out
+   * for a device shared with onnxruntime-web 1.30 on an adapter whose subgroup size its attention kernel does not
+   * handle (SwiftShader's 4: wrong results; docs/interop.md). */
+  features?: readonly GPUFeatureName[];
+  /** The device's label (in WebGPU's error messages). */
+  label?: string;
+}
+
+export async function requestAarenDevice(gpu: GPU = navigator.gpu, options: AarenDeviceOptions = {}): Promise<GPUDevice> {
   if (!gpu) throw new Error('WebGPU is not available (navigator.gpu is undefined)');
-  const adapter = await gpu.requestAdapter(options);
+  const { features = INTEROP_FEATURES, label, ...adapterOptions } = options;
+  const adapter = await gpu.requestAdapter(adapterOptions);
   if (!adapter) throw new Error('WebGPU: no adapter found');
-  const wanted: (keyof GPUSupportedLimits)[] = [
-    'maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize',
-    'maxComputeInvocationsPerWorkgroup', 'maxComputeWorkgroupSizeX', 'maxStorageBuffersPerShaderStage',
-  ];
   const requiredLimits: Record<string, number> = {};
-  for (const name of wanted) requiredLimits[name] = adapter.limits[name] as number;
-  // Timestamp queries for the benchmark runner when offered; no kernel uses subgroups (so none is requested).
-  const requiredFeatures = (['timestamp-query'] as GPUFeatureName[]).filter((f) => adapter.features.has(f));
-  return adapter.requestDevice({ requiredLimits, requiredFeatures });
+  for (const name in adapter.limits) {
+    const value = adapter.limits[name as keyof GPUSupportedLimits];
+    if (typeof value === 'number') requiredLimits[name] = value;
+  }
+  for (const name of KERNEL_LIMITS) requiredLimits[name] = adapter.limits[name] as number;
+  const requiredFeatures = [...new Set(features)].filter((f) => adapter.features.has(f));
+  return adapter.requestDevice({ requiredLimits, requiredFeatures, ...(label === undefined ? {} : { label }) });
 }
 
 /** CPU implementations of WebGPU (SwiftShader, WARP, lavapipe): the recurrent schedules run best there. */
