@@ -6,7 +6,7 @@
 // finish_state.
 import { instantiate, type WgslPart } from '../../core/compose.js';
 import { type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
-import { wgsl } from '../../core/shader-sources.js';
+import * as wgsl from '../../core/shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
