@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as esbuild from 'esbuild';
 import { publint } from 'publint';
+import ts from 'typescript';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 
 const root = join(__dirname, '..');
@@ -113,4 +114,28 @@ test('the subpaths import in Node and hold what the main entry leaves out', asyn
   expect(names.main.filter((n) => /^reference|^plan|Reference$/.test(n))).toEqual([]);
   // The main entry is the short list (values only; its types are free): what a user calls.
   expect(names.main.length).toBeLessThanOrEqual(30);
+});
+
+test("the README's TypeScript examples typecheck against the packed declarations", () => {
+  // Each ```ts block is a module of its own in a consumer project (type: module, NodeNext resolution, so the
+  // `exports` types and top-level await are what a user gets), importing the installed tarball.
+  const blocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  expect(blocks.length).toBe(3);
+  writeFileSync(join(work, 'package.json'), JSON.stringify({ type: 'module' }));
+  mkdirSync(join(work, 'node_modules', '@webgpu'), { recursive: true });
+  symlinkSync(join(root, 'node_modules', '@webgpu', 'types'), join(work, 'node_modules', '@webgpu', 'types'));
+  const names = blocks.map((code, i) => {
+    const file = join(work, `readme-${i}.ts`);
+    writeFileSync(file, code);
+    return file;
+  });
+  const program = ts.createProgram(names, {
+    target: ts.ScriptTarget.ES2022, module: ts.ModuleKind.NodeNext, moduleResolution: ts.ModuleResolutionKind.NodeNext,
+    lib: ['lib.es2022.d.ts', 'lib.dom.d.ts'], types: ['@webgpu/types'], strict: true, noUncheckedIndexedAccess: true, noEmit: true,
+  });
+  const errors = ts.getPreEmitDiagnostics(program).map((d) => {
+    const where = d.file ? `${d.file.fileName.slice(work.length + 1)}:${d.file.getLineAndCharacterOfPosition(d.start ?? 0).line + 1}: ` : '';
+    return where + ts.flattenDiagnosticMessageText(d.messageText, '\n');
+  });
+  expect(errors).toEqual([]);
 });
