@@ -43,7 +43,7 @@ export interface PrefixScanOptions extends ChunkOptions {
   decayPeriod?: number;
 }
 
-/** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts as in the README. */
+/** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts in docs/api.md. */
 export interface PrefixScanBuffers {
   scores: GPUBuffer;
   values: GPUBuffer;
