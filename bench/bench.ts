@@ -7,7 +7,7 @@
 // timed unchanged); all repetitions go in one submission and the query set is resolved once. Without it, each
 // repetition is its own submission timed on the host up to queue.onSubmittedWorkDone().
 import { type Dispatch, type Kernel, PreparedPlan, kernelProgram } from '../src/core/kernel.js';
-import { wgsl } from '../src/core/shader-sources.js';
+import * as wgsl from '../src/core/shader-sources.js';
 import { PrefixScan, isCpuAdapter, kernelConfig, prefixAttention, type PrefixScanOptions } from '../src/ops/attention/scan.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { AarenLayer } from '../src/nn/layer.js';

@@ -7,7 +7,7 @@
 import { PrefixScan, kernelConfig, prefixAttention, prefixAttentionLast, type ScanSchedule } from '../src/ops/attention/scan.js';
 import { kernelProgram } from '../src/core/kernel.js';
 import { createBindGroup } from '../src/core/program.js';
-import { wgsl } from '../src/core/shader-sources.js';
+import * as wgsl from '../src/core/shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import { combineReference, referenceRecurrence, type ReferenceState } from '../src/reference/scan.js';
 import { makeScores, makeValues, mulberry32, normal, type ScorePattern } from './random.js';

@@ -1,47 +1,37 @@
-export { prefixAttention, prefixAttentionLast, PrefixScan, kernelConfig, isCpuAdapter } from './ops/attention/scan.js';
+// The package's main entry, `aaren-webgpu`: what a user calls. The scan ops (typed and GPU-resident, forward and
+// backward) and their state helpers, the device, the layer, the model, the language model, AdamW and checkpoints,
+// and safetensors. Two subpaths hold the rest, so that this list stays short and a bundle of one op stays small:
+// `aaren-webgpu/reference` (src/reference.ts: the float64 CPU references) and `aaren-webgpu/plans` (src/plans.ts:
+// the pure plan builders, the composition API and the lower-level ops they are made of). Bad arguments throw the
+// built-in TypeError and RangeError (docs/api.md), so there is no error class to export.
+
+// The scan: typed calls (one readback each) and GPU-resident ops (encode into your encoder, no readback).
+export { prefixAttention, prefixAttentionLast, PrefixScan } from './ops/attention/scan.js';
 export type { PrefixAttentionInput, PrefixAttentionOptions, PrefixScanOptions, PrefixScanBuffers, ScanShape, ScanSchedule, KernelConfig } from './ops/attention/scan.js';
+export { prefixAttentionBackward, PrefixScanBackward } from './ops/attention/backward.js';
+export type { PrefixAttentionBackwardInput, PrefixAttentionBackwardOptions, PrefixAttentionBackwardResult, PrefixScanBackwardOptions, PrefixScanBackwardBuffers } from './ops/attention/backward.js';
 export { stateBytes, stateStrideFloats, packState, unpackState, emptyState, MASKED_SCORE } from './ops/attention/state.js';
 export type { ScanState } from './ops/attention/state.js';
-export { requestAarenDevice } from './core/device.js';
-export { referenceRecurrence, referenceQuadratic, combineReference, identityState } from './reference/scan.js';
-export type { ReferenceState, ReferenceInput } from './reference/scan.js';
+
+// Layers and models: parallel forward, block-wise state, step by step, backward.
 export { AarenLayer, softplus } from './nn/layer.js';
-export type { AarenLayerConfig, AarenLayerWeights, AarenLayerBuffers, AarenState, LayerSchedule } from './nn/layer.js';
+export type { AarenLayerConfig, AarenLayerWeights, AarenLayerBuffers, AarenState, LayerSchedule, LayerGradients, LayerBackwardResult } from './nn/layer.js';
 export { AarenModel, modelFromSafetensors, modelToSafetensors } from './nn/model.js';
 export type { AarenModelConfig, AarenModelState, AarenBlockWeights, AarenNormWeights } from './nn/model.js';
+export { AarenLanguageModel } from './nn/language-model.js';
+export type { AarenLanguageModelConfig, GenerateOptions } from './nn/language-model.js';
+
+// Training: the optimizer, checkpoints, and the contract a module implements to be trained.
+export { AdamW } from './optim/adamw.js';
+export type { AdamWOptions, AdamWStepStatus, AdamWState, AdamWResolvedOptions } from './optim/adamw.js';
+export { CHECKPOINT_KEYS } from './optim/checkpoint.js';
+export type { Checkpoint } from './optim/checkpoint.js';
+export type { NamedParameter, Trainable, ModelTrainer } from './nn/parameters.js';
+
+// Weights in and out.
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export type { SafetensorsFile, SafetensorsTensor, SafetensorsDtype } from './io/safetensors.js';
-export { referenceLayer, referenceLayerState, cloneReferenceLayerState, referenceDecayRates, softplusReference, referenceModel, layerNormReference, geluReference, matmulReference } from './reference/layer.js';
-export type { ReferenceLayerConfig, ReferenceLayerWeights, ReferenceLayerState, ReferenceModelConfig } from './reference/layer.js';
-export { referenceScanBackward } from './reference/scan-backward.js';
-export type { ReferenceStateBatch, ReferenceStateBatch64, ReferenceScanBackwardInput, ReferenceScanBackwardOptions, ReferenceScanBackwardResult } from './reference/scan-backward.js';
-export { layerNormBackward, geluBackward, geluDerivative, matmulBackward, referenceLayerBackward, referenceModelBackward, referenceModelNamedWeights, referenceModelWeightsFromNamed } from './reference/layer-backward.js';
-export type { ReferenceShape, ReferenceLayerDims, ReferenceLayerGradients, ReferenceModelDims, ReferenceModelWeights } from './reference/layer-backward.js';
-export { referenceLmForward, referenceCrossEntropy, referenceLmBackward } from './reference/language-model.js';
-export type { ReferenceLmConfig } from './reference/language-model.js';
-export { referenceAdamWStep, referenceAdamWState, referenceClipGradNorm, referenceDecays } from './reference/adamw.js';
-export type { ReferenceAdamWOptions, ReferenceAdamWState } from './reference/adamw.js';
-export { prefixAttentionBackward, PrefixScanBackward, planPrefixScanBackward } from './ops/attention/backward.js';
-export type { PrefixAttentionBackwardInput, PrefixAttentionBackwardOptions, PrefixAttentionBackwardResult, PrefixScanBackwardOptions, PrefixScanBackwardBuffers } from './ops/attention/backward.js';
-export { AdamW, planAdamW, ADAMW_STATUS_FLOATS } from './optim/adamw.js';
-export { checkAdamWState } from './optim/adamw.js';
-export type { AdamWOptions, AdamWStepStatus, AdamWState, AdamWResolvedOptions } from './optim/adamw.js';
-export { writeCheckpoint, parseCheckpoint, finishCheckpoint, checkCheckpointMetadata, CHECKPOINT_KEYS, CHECKPOINT_VERSION } from './optim/checkpoint.js';
-export type { Checkpoint, ParsedCheckpoint } from './optim/checkpoint.js';
-export { CrossEntropyOp, planCrossEntropy, checkTargets } from './ops/cross-entropy.js';
-export type { CrossEntropySlot } from './ops/cross-entropy.js';
-export type { NamedParameter, Trainable, ModelTrainer } from './nn/parameters.js';
-export type { LayerGradients, LayerBackwardResult } from './nn/layer.js';
-export { planLayerTrainForward, planLayerBackward, planLayerRefresh } from './nn/layer-backward.js';
-export type { LayerTrainDims, LayerTrainSlot } from './nn/layer-backward.js';
-export { planModelTrainForward, planModelBackward } from './nn/model-backward.js';
-export type { ModelTrainDims } from './nn/model-backward.js';
-export { AarenLanguageModel, initialLanguageModelWeights, initialDecay, DECAY_HALF_LIVES, sampleToken, planLmEmbed, planLmHead, planLmHeadTrain, planLmEmbedBackward, INIT_STD } from './nn/language-model.js';
-export type { AarenLanguageModelConfig, GenerateOptions, LmSlot, LmTrainSlot } from './nn/language-model.js';
-export { planEmbedding, planEmbeddingBackward, tokenRowIndex } from './ops/embedding.js';
-export { mulberry32 } from './core/random.js';
-export { ConvOp, ConvBackwardOp, planConvForward, planConvBackward, checkConvShape, checkConvWeights, convChunkRows, CONV_TAPS, CONV_HISTORY_ROWS, CONV_RUN_ROWS } from './ops/conv.js';
-export type { ConvShape, ConvSlot, ConvBackwardSlot, ConvBackwardOptions, ConvBuffers, ConvBackwardBuffers } from './ops/conv.js';
-export { referenceConvForward, referenceConvNextHistory, referenceConvBackward } from './reference/conv.js';
-export type { ReferenceConvShape, ReferenceConvGradients } from './reference/conv.js';
+
+// The device.
+export { requestAarenDevice, isCpuAdapter } from './core/device.js';
 export { checkSameDevice, checkBuffersOnDevice, INTEROP_FEATURES, type AarenDeviceOptions } from './core/interop.js';

@@ -8,7 +8,7 @@ import { expect, test } from 'vitest';
 import { composeShader, instantiate } from '../src/core/compose.js';
 import { kernelKey, PreparedPlan } from '../src/core/kernel.js';
 import { createBindGroup } from '../src/core/program.js';
-import { wgsl } from '../src/core/shader-sources.js';
+import * as wgsl from '../src/core/shader-sources.js';
 import { planPrefixScan } from '../src/ops/attention/scan.js';
 import { planLayerForward } from '../src/nn/layer.js';
 import { dawnDevice } from './dawn.js';

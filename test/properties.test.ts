@@ -15,7 +15,7 @@ import { prefixAttention, prefixAttentionLast } from '../src/ops/attention/scan.
 import { combineReference, identityState, referenceRecurrence, type ReferenceState } from '../src/reference/scan.js';
 import { kernelProgram } from '../src/core/kernel.js';
 import { createBindGroup } from '../src/core/program.js';
-import { wgsl } from '../src/core/shader-sources.js';
+import * as wgsl from '../src/core/shader-sources.js';
 import { createStorageBuffer, submitAndRead, uploadFloat32 } from '../src/core/buffers.js';
 import combineTriplesSource from '../cases/shaders/combine_triples.wgsl?raw';
 import { AarenLayer } from '../src/nn/layer.js';

@@ -59,7 +59,7 @@ export interface TrainConfig {
   eval: { fraction: number; every: number; windows: number };
 }
 
-/** The defaults of `npm run train`: about 3 minutes on SwiftShader (2 CPU cores), see README "Training". */
+/** The defaults of `npm run train`: about 3 minutes on SwiftShader (2 CPU cores), see docs/training.md. */
 export const DEFAULT_TRAIN_CONFIG: TrainConfig = {
   model: { layers: 2, dModel: 64, heads: 4, headDim: 16, dFF: 128, recencyDecay: true, convolution: true },
   steps: 1500,

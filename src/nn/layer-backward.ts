@@ -17,7 +17,7 @@
 // Every kernel binds at most 8 storage buffers (WebGPU's default maxStorageBuffersPerShaderStage); the plan test
 // checks it (test/model-backward.test.ts).
 import { type Dispatch, type Plan, type ScratchRef, rebind } from '../core/kernel.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import { bufferBytes } from '../core/buffers.js';
 import { planMatmul, type MatmulSlot, type MatmulSpec } from '../ops/matmul.js';
 import { planColumnSum, type ColumnSumSlot } from '../ops/elementwise.js';

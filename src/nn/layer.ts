@@ -11,7 +11,7 @@
 // is in src/nn/sequence.ts.
 import { type Dispatch, type Plan, type ScratchRef, rebind, kernelProgram } from '../core/kernel.js';
 import { CONV_HISTORY_ROWS, CONV_TAPS, planConvForward, type ConvSlot } from '../ops/conv.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import { uploadFloat32 } from '../core/buffers.js';
 import { decayParts, outputRows, planPrefixScan, type PlanLimits, type ScanSlot } from '../ops/attention/scan.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';

@@ -219,7 +219,7 @@ export class AarenModel extends SequenceModule<AarenModelState, ModelSlot> {
     }
   }
 
-  /** Loads a model from safetensors bytes (tensor names in the README; see modelFromSafetensors). */
+  /** Loads a model from safetensors bytes (tensor names in docs/models.md; see modelFromSafetensors). */
   static async fromSafetensors(device: GPUDevice, bytes: ArrayBuffer | Uint8Array): Promise<AarenModel> {
     return AarenModel.create(device, modelFromSafetensors(bytes));
   }

@@ -22,7 +22,7 @@
 // Float64 reference: src/reference/conv.ts.
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
 import { isCpuAdapter } from '../core/device.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from '../core/validate.js';
 import type { PlanLimits } from './attention/scan.js';
 import { columnChunkRows, columnSumDispatch } from './elementwise.js';

@@ -9,7 +9,7 @@
 // Stable for any finite logits (the row max is subtracted before exp). Non-finite logits give a NaN loss (the
 // caller refuses the step). The op cannot see the host's tokens: callers check targets with checkTargets first.
 import { type Plan, PreparedPlan } from '../core/kernel.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import { isCpuAdapter } from '../core/device.js';
 import { checkInteger, checkStorageBuffer } from '../core/validate.js';
 import type { PlanLimits } from './attention/scan.js';

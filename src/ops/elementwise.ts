@@ -2,7 +2,7 @@
 // (shaders/ops/elementwise/gelu_backward.wgsl) and deterministic column sums (column_sum.wgsl: bias gradients,
 // dBias = sum over rows of dY). Pure planning functions; the classes hold a PreparedPlan.
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import type { PlanLimits } from './attention/scan.js';
 
 const ELEMENTWISE_WORKGROUP = 64;

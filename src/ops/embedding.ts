@@ -4,7 +4,7 @@
 // The backward reads a CSR index of each token's rows that the host builds from the tokens it already holds
 // (tokenRowIndex), so it needs no atomics and no search: the same tokens give the same bits.
 import type { Dispatch } from '../core/kernel.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import type { PlanLimits } from './attention/scan.js';
 
 const WORKGROUP = 64;

@@ -6,7 +6,7 @@
 // then column_sum.wgsl): a fixed summation order, no atomics, the same bits every run.
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
 import { isCpuAdapter } from '../core/device.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import type { PlanLimits } from './attention/scan.js';
 import { columnChunkRows, columnSumDispatch } from './elementwise.js';
 

@@ -17,7 +17,7 @@
 import { type Dispatch, PreparedPlan } from '../core/kernel.js';
 import type { WgslPart } from '../core/compose.js';
 import { isCpuAdapter } from '../core/device.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import type { PlanLimits } from './attention/scan.js';
 
 const MM_WORK = 4;

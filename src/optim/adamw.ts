@@ -20,7 +20,7 @@
 // other hyper-parameters, to a small buffer by queue.writeBuffer when the step is encoded: encode, submit and
 // complete one step before encoding the next (which the pending rule enforces).
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 import { createStorageBuffer, submitAndRead } from '../core/buffers.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from '../core/validate.js';
 import { runGpuCall } from '../core/device.js';

@@ -1,5 +1,5 @@
 // Float64 CPU references for the backward passes of the Aaren layer and the pre-LN model, from the definitions in
-// README ("The Aaren layer") and src/reference/layer.ts: x @ W row-major, LayerNorm with the biased variance,
+// docs/models.md ("The Aaren layer") and src/reference/layer.ts: x @ W row-major, LayerNorm with the biased variance,
 // GELU with the exact erf. Gradients of the stacked model are keyed by the safetensors names (modelToSafetensors).
 import { referenceConvBackward, referenceConvForward } from './conv.js';
 import { erfReference, geluReference, layerNormReference, matmulReference, referenceDecayRates } from './layer.js';
@@ -111,7 +111,7 @@ function sigmoid(theta: number): number {
 }
 
 /**
- * Forward and backward of one Aaren layer (README): s = scale * query_h . (x @ key + keyBias)_h,
+ * Forward and backward of one Aaren layer (docs/models.md): s = scale * query_h . (x @ key + keyBias)_h,
  * v = (x @ value + valueBias)_h, the scan per (batch, head), y = concat_h o @ output + outputBias.
  * `state` (sequence b * heads + h) is a constant initial state: it is read, not advanced, and gets no gradient.
  * With weights.conv the keys and values read x' = x + conv(x) (inputs before the block from state.convHistory, or

@@ -14,7 +14,7 @@
 //    scheme one level up (recursing while there are many), and chunk_scan rescans each chunk from its carry.
 import { instantiate, type WgslPart } from '../core/compose.js';
 import type { Dispatch, IfBound, Kernel, ScratchRef } from '../core/kernel.js';
-import { wgsl } from '../core/shader-sources.js';
+import * as wgsl from '../core/shader-sources.js';
 
 export type ScanSchedule = 'recurrent' | 'sequential' | 'parallel';
 export const SCAN_SCHEDULES: readonly ScanSchedule[] = ['recurrent', 'sequential', 'parallel'];

@@ -5,7 +5,8 @@
 import type * as Ort from 'onnxruntime-web';
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { AarenLayer, type AarenLayerConfig, PrefixScan, checkBuffersOnDevice, checkSameDevice, referenceLayer, referenceRecurrence, requestAarenDevice } from '../../src/index.js';
+import { AarenLayer, type AarenLayerConfig, PrefixScan, checkBuffersOnDevice, checkSameDevice, requestAarenDevice } from '../../src/index.js';
+import { referenceLayer, referenceRecurrence } from '../../src/reference.js';
 import { GraphBuilder } from '../../bench/peers/onnx-graph.js';
 
 /** A checked result: max |got - want| against `tolerance` (absolute), or an error a call threw. */

@@ -22,7 +22,7 @@
 // was most of the backward's time on SwiftShader.
 import { instantiate } from '../../core/compose.js';
 import { type Dispatch, type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
-import { wgsl } from '../../core/shader-sources.js';
+import * as wgsl from '../../core/shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter, runGpuCall } from '../../core/device.js';

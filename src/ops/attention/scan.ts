@@ -6,7 +6,7 @@
 // finish_state.
 import { instantiate, type WgslPart } from '../../core/compose.js';
 import { type Kernel, type Plan, PreparedPlan } from '../../core/kernel.js';
-import { wgsl } from '../../core/shader-sources.js';
+import * as wgsl from '../../core/shader-sources.js';
 import { bufferBytes, createStorageBuffer, submitAndRead, uploadFloat32 } from '../../core/buffers.js';
 import { emptyState, packState, stateBytes, unpackState, type ScanState } from './state.js';
 import { bufferLimit, checkBufferSizes, checkFinite, checkFloat32Array, checkInteger, checkObject, checkOneOf, checkStorageBuffer } from '../../core/validate.js';
@@ -43,7 +43,7 @@ export interface PrefixScanOptions extends ChunkOptions {
   decayPeriod?: number;
 }
 
-/** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts as in the README. */
+/** Buffers for PrefixScan.encode; all need STORAGE usage. Layouts in docs/api.md. */
 export interface PrefixScanBuffers {
   scores: GPUBuffer;
   values: GPUBuffer;
