@@ -691,18 +691,19 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
     }
   }
 
-  // The multiply-add ceiling: the register-only kernel, its rounds doubled until a run takes 20 ms or more.
+  // The multiply-add ceiling: the register-only kernel, its rounds doubled until a run takes 50 ms or more (on
+  // SwiftShader shorter runs measured lower: each invocation's setup and store weigh in).
   let fmaPeakGflops = 0;
   {
-    const groups = 1024;
+    const groups = isCpuAdapter(device) ? 256 : 8192; // a GPU needs hundreds of thousands of invocations to fill
     const out = buffers.empty(groups * FMA_WORKGROUP * 16, 'bench fma out');
     try {
       for (let iterations = 16; ; iterations *= 2) {
         const fma = await prepareDispatch(device, fmaKernel, { iterations }, ['out'], [groups, 1, 1]);
         const t = await timer.time((encoder) => dispatch(encoder, fma, { out }, 'bench fma peak'), { reps: plan.minReps + 2 });
         fma.destroy();
-        const flops = 2 * 4 * 8 * iterations * groups * FMA_WORKGROUP;
-        if (t.medianMs >= 20 || iterations >= 1 << 20) {
+        const flops = 2 * 4 * 16 * iterations * groups * FMA_WORKGROUP;
+        if (t.medianMs >= (mode === 'tiny' ? 5 : 50) || iterations >= 1 << 20) {
           fmaPeakGflops = flops / (t.medianMs * 1e6);
           record({ kernel: 'fma-peak', batch: groups * FMA_WORKGROUP, length: iterations, headDim: 1, ...t, bytes: 0 }, investigation);
           break;

@@ -98,6 +98,9 @@ interface Prepared<S extends string> {
   program: Program;
   /** Uniform buffers by which optional slots were bound ('1,0,...'), made when first needed. */
   uniforms: Map<string, GPUBuffer>;
+  /** The last bind group made and the buffers it binds, in binding order: a step that binds the same buffers
+   * again (every training step) reuses it instead of making one per dispatch per step. */
+  lastGroup?: { buffers: GPUBuffer[]; group: GPUBindGroup };
 }
 
 /** A plan with its pipelines compiled and its scratch allocated, recorded into passes as often as wanted. */
@@ -174,8 +177,12 @@ export class PreparedPlan<S extends string = string> {
       for (const name of Object.keys(p.dispatch.buffers)) {
         if (!(name in bound)) throw new Error(`kernel ${p.program.key} has no binding ${name}`);
       }
+      const buffers = p.program.bindings.map((b) => bound[b.name]!);
+      if (!p.lastGroup || p.lastGroup.buffers.some((b, i) => b !== buffers[i])) {
+        p.lastGroup = { buffers, group: createBindGroup(this.device, p.program, bound) };
+      }
       pass.setPipeline(p.program.pipeline);
-      pass.setBindGroup(0, createBindGroup(this.device, p.program, bound));
+      pass.setBindGroup(0, p.lastGroup.group);
       pass.dispatchWorkgroups(...p.dispatch.workgroups);
     }
   }

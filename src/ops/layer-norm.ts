@@ -96,14 +96,14 @@ export function planLayerNormBackward(rows: number, width: number, options: Laye
   return {
     dispatches: [
       {
-        kernel: { parts: [...backward, wgsl.layerNormBackward], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } },
-        params: { rows, width, chunk_rows: chunkRows, accumulate: options.accumulateInput ? 1 : 0 },
+        kernel: { parts: [...backward, wgsl.layerNormBackward], constants: { WORKGROUP_SIZE: ROW_WORKGROUP, LN_ACCUMULATE: options.accumulateInput ? 1 : 0 } },
+        params: { rows, width, chunk_rows: chunkRows },
         buffers: { ...inputs, gamma: 'gamma', result: 'gradInput' },
         workgroups: [Math.min(Math.ceil(rows / ROW_WORKGROUP), max), 1, 1],
       },
       {
         kernel: { parts: [...backward, wgsl.layerNormParamGrads], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } },
-        params: { rows, width, chunk_rows: chunkRows, accumulate: 0 },
+        params: { rows, width, chunk_rows: chunkRows },
         buffers: { ...inputs, gamma_partial: { scratch: 'gammaPartial' }, beta_partial: { scratch: 'betaPartial' } },
         workgroups: [groups, chunks, 1],
       },

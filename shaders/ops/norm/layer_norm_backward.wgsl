@@ -1,7 +1,9 @@
 // LayerNorm backward, input gradient. With xhat = (x - mean) * rstd and g = dY * gamma (per element of a row),
 //   dX = rstd * (g - mean_j(g) - xhat * mean_j(g * xhat)).
 // One invocation per row: one pass for the two row means, one to write. Composed after layer_norm_backward_io.
-// Needs `const WORKGROUP_SIZE`. Grid-stride over rows.
+// Needs `const WORKGROUP_SIZE` and `const LN_ACCUMULATE` (1: result += dX), a constant rather than a uniform field:
+// on SwiftShader a branch on a uniform inside the loop costs about as much as the loop's arithmetic.
+// Grid-stride over rows.
 
 var<storage, read> gamma: array<f32>;
 var<storage, read_write> result: array<f32>;
@@ -25,7 +27,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     for (var j = 0u; j < n; j++) {
       let xhat = (x[base + j] - mean) * rstd;
       var d = rstd * (grad[base + j] * gamma[j] - c1 - xhat * c2);
-      if (params.accumulate != 0u) {
+      if (LN_ACCUMULATE != 0u) {
         d += result[base + j];
       }
       result[base + j] = d;

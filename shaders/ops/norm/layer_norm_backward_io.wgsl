@@ -6,7 +6,6 @@ struct LayerNormBackwardParams {
   rows: u32,
   width: u32,
   chunk_rows: u32,
-  accumulate: u32, // layer_norm_backward: result += dX
 }
 
 var<uniform> params: LayerNormBackwardParams;

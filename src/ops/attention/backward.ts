@@ -189,8 +189,10 @@ export function planPrefixScanBackward(shape: ScanShape, options: PrefixScanBack
   if (decay) {
     // dL/d(rate) = sum_i i ds_i + grad_finish's end terms + the final max's share, which goes to ds here.
     dispatches.push({
-      // CPU adapters: one invocation per sequence (a workgroup barrier costs more there than the whole sum).
-      kernel: { parts: [wgsl.gradEndParams, wgsl.stateLayout, ...rates.parts, wgsl.decayGrad], constants: { ...rates.constants, DECAY_GRAD_WORKGROUP: device.cpu ? 1 : 64 } },
+      // Short sequences on CPU adapters: one invocation per sequence (the tree's barriers cost more there than the
+      // whole sum: 6.7 ms for 64 sequences of 64 tokens with 64, 0.5 ms with 1); long ones keep 64 (with 1, a
+      // few sequences of 16384 leave most lanes and a core idle).
+      kernel: { parts: [wgsl.gradEndParams, wgsl.stateLayout, ...rates.parts, wgsl.decayGrad], constants: { ...rates.constants, DECAY_GRAD_WORKGROUP: device.cpu && length <= 1024 ? 1 : 64 } },
       params: ends,
       buffers: {
         grad_scores: 'gradScores', grad_decay: 'gradDecay', grad_first: 'gradFirst', initial_state: 'initialState', scores: 'scores',
