@@ -20,6 +20,9 @@ export async function requestDawnDevice(flags: string[], log: (line: string) => 
   (globalThis as { __aarenDawnGpu?: GPU }).__aarenDawnGpu = gpu;
   const adapter = await gpu.requestAdapter();
   if (!adapter) {
+    if (process.env.AAREN_REAL_GPU === '1') {
+      throw new Error('WebGPU: no adapter found and AAREN_REAL_GPU=1 (is a Vulkan driver for the GPU installed? vulkaninfo --summary lists them)');
+    }
     if (!process.env.VK_ICD_FILENAMES && existsSync(SWIFTSHADER_ICD)) {
       log(`no WebGPU adapter; retrying on SwiftShader (VK_ICD_FILENAMES=${SWIFTSHADER_ICD})`);
       const child = spawnSync(process.execPath, process.argv.slice(1), { stdio: 'inherit', env: { ...process.env, VK_ICD_FILENAMES: SWIFTSHADER_ICD } });
