@@ -136,8 +136,8 @@ export function planConvBackward(shape: ConvShape, options: ConvBackwardOptions,
     workgroups: groups(chunks * s.dModel, device),
   };
   const inputGrad: Dispatch<ConvBackwardSlot> = {
-    kernel: { parts: [wgsl.convParams, wgsl.convInputGrad], constants: { WORKGROUP_SIZE: WORKGROUP } },
-    params: { ...convParams(s), has_history: 0, chunk_rows: CONV_RUN_ROWS, accumulate: options.accumulateInput ? 1 : 0 },
+    kernel: { parts: [wgsl.convParams, wgsl.convInputGrad], constants: { WORKGROUP_SIZE: WORKGROUP, CONV_ACCUMULATE: options.accumulateInput ? 1 : 0 } },
+    params: { ...convParams(s), has_history: 0, chunk_rows: CONV_RUN_ROWS },
     buffers: { grad: 'grad', weight: 'weight', result: 'gradInput' },
     workgroups: groups(runs(s), device),
   };

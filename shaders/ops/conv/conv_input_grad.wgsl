@@ -4,7 +4,9 @@
 // One invocation per (sequence b, run of chunk_rows time steps, channel d) walks its run backward carrying
 // g[t+1..t+3] in registers, as conv_forward walks forward. Error: as the forward,
 // |result - exact| <= gamma_5 (|g[t]| + sum_j |c_j g[t+j]|), plus u |result| with accumulate.
-// Composed after conv_params. Needs `const WORKGROUP_SIZE`. Grid-stride over batch * ceil(length / chunk_rows) * d_model.
+// Composed after conv_params. Needs `const WORKGROUP_SIZE` and `const CONV_ACCUMULATE` (1: result +=; a constant,
+// not the uniform's accumulate: on SwiftShader a branch on a uniform in the loop costs like the loop's arithmetic).
+// Grid-stride over batch * ceil(length / chunk_rows) * d_model.
 
 var<storage, read> grad: array<f32>;
 var<storage, read> weight: array<vec4<f32>>;
@@ -32,7 +34,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
       let i = (b * params.length + t - 1u) * n + d;
       let g0 = grad[i];
       var s = g0 + ((c.x * g0 + c.y * window.x) + (c.z * window.y + c.w * window.z));
-      if (params.accumulate != 0u) {
+      if (CONV_ACCUMULATE != 0u) {
         s += result[i];
       }
       result[i] = s;
