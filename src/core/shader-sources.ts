@@ -56,13 +56,11 @@ import crossEntropyRowsCode from '../../shaders/ops/loss/cross_entropy_rows.wgsl
 import crossEntropyWorkgroupCode from '../../shaders/ops/loss/cross_entropy_workgroup.wgsl?raw';
 import geluCode from '../../shaders/ops/matmul/gelu.wgsl?raw';
 import matmulCode from '../../shaders/ops/matmul/matmul.wgsl?raw';
-import matmulBlockStoreCode from '../../shaders/ops/matmul/matmul_block_store.wgsl?raw';
 import matmulBlockedCode from '../../shaders/ops/matmul/matmul_blocked.wgsl?raw';
 import matmulLoadColsCode from '../../shaders/ops/matmul/matmul_load_cols.wgsl?raw';
 import matmulLoadHeadsCode from '../../shaders/ops/matmul/matmul_load_heads.wgsl?raw';
 import matmulLoadRowsCode from '../../shaders/ops/matmul/matmul_load_rows.wgsl?raw';
 import matmulOutputCode from '../../shaders/ops/matmul/matmul_output.wgsl?raw';
-import matmulOutputVec4Code from '../../shaders/ops/matmul/matmul_output_vec4.wgsl?raw';
 import matmulParamsCode from '../../shaders/ops/matmul/matmul_params.wgsl?raw';
 import matmulTileAColsCode from '../../shaders/ops/matmul/matmul_tile_a_cols.wgsl?raw';
 import matmulTileARowsCode from '../../shaders/ops/matmul/matmul_tile_a_rows.wgsl?raw';
@@ -148,13 +146,11 @@ export const crossEntropyRows: WgslPart = { name: 'ops/loss/cross_entropy_rows',
 export const crossEntropyWorkgroup: WgslPart = { name: 'ops/loss/cross_entropy_workgroup', code: crossEntropyWorkgroupCode };
 export const gelu: WgslPart = { name: 'ops/matmul/gelu', code: geluCode };
 export const matmul: WgslPart = { name: 'ops/matmul/matmul', code: matmulCode };
-export const matmulBlockStore: WgslPart = { name: 'ops/matmul/matmul_block_store', code: matmulBlockStoreCode };
 export const matmulBlocked: WgslPart = { name: 'ops/matmul/matmul_blocked', code: matmulBlockedCode };
 export const matmulLoadCols: WgslPart = { name: 'ops/matmul/matmul_load_cols', code: matmulLoadColsCode };
 export const matmulLoadHeads: WgslPart = { name: 'ops/matmul/matmul_load_heads', code: matmulLoadHeadsCode };
 export const matmulLoadRows: WgslPart = { name: 'ops/matmul/matmul_load_rows', code: matmulLoadRowsCode };
 export const matmulOutput: WgslPart = { name: 'ops/matmul/matmul_output', code: matmulOutputCode };
-export const matmulOutputVec4: WgslPart = { name: 'ops/matmul/matmul_output_vec4', code: matmulOutputVec4Code };
 export const matmulParams: WgslPart = { name: 'ops/matmul/matmul_params', code: matmulParamsCode };
 export const matmulTileACols: WgslPart = { name: 'ops/matmul/matmul_tile_a_cols', code: matmulTileAColsCode };
 export const matmulTileARows: WgslPart = { name: 'ops/matmul/matmul_tile_a_rows', code: matmulTileARowsCode };

@@ -156,9 +156,7 @@ export function planMatmul(spec: MatmulSpec, device: PlanLimits): Dispatch<Matmu
     const size = blocks >= 4 * BLOCK_WORKGROUP ? BLOCK_WORKGROUP : 4;
     const wgX = pow2AtLeast(colBlocks, 1, 4);
     const wgY = Math.max(1, size / wgX);
-    // The vec4 epilogue where rows of the result are whole vec4s (see matmul_output_vec4.wgsl for why).
-    const blockStore = spec.n % 4 === 0 ? [wgsl.gelu, wgsl.matmulOutputVec4] : [...epilogue, wgsl.matmulBlockStore];
-    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...blockStore, wgsl.matmulBlocked], constants: { ...flags, MM_WG_X: wgX, MM_WG_Y: wgY } };
+    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { ...flags, MM_WG_X: wgX, MM_WG_Y: wgY } };
     workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / BLOCK_ROWS) / wgY), 1];
   } else {
     const tile = matmulTile(spec.n, spec.k);

@@ -8,14 +8,27 @@
 // multiply-adds. (A 16 x 16 block measured ~10% slower on 1024x256x1024.)
 // Every result element sums its k products in increasing k, four at a time in a fixed order: the bits depend on
 // the shape alone, not on scheduling (the transposed-a weight gradient, a sum over tokens, needs no atomics).
-// Composed with: matmul_params, a tile_a part, a tile_b part, gelu, and store_block's epilogue: matmul_output_vec4
-// (n a multiple of 4) or matmul_output + matmul_block_store.
+// Composed with: matmul_params, a tile_a part, a tile_b part, gelu, matmul_output (its epilogue specialised by
+// constants). The stores stay scalar, in loops: an unrolled vec4 epilogue (32 blocks x 4 rows inlined) measured
+// about as fast and took several times longer to compile on SwiftShader.
 // Needs `const MM_WG_X`, `const MM_WG_Y` (the workgroup: invocations along columns and rows of blocks).
 //
 // Block convention (column-major WGSL matrices): tile_a(row0, k0) = A^T of the 4 x 4 block of a at (row0, k0), i.e.
 // column i holds a(row0 + i, k0..k0+3); tile_b(col0, k0) = B^T of the block of b at (k0, col0), column kk holding
 // b(k0 + kk, col0..col0+3). Then C^T += B^T A^T = tile_b * tile_a: column i of an accumulator is row i of the
 // block of the result, over 4 columns.
+
+fn store_block(row0: u32, col0: u32, c: mat4x4<f32>) {
+  for (var i = 0u; i < 4u; i++) {
+    if (row0 + i < params.m) {
+      for (var j = 0u; j < 4u; j++) {
+        if (col0 + j < params.n) {
+          store_result(row0 + i, col0 + j, c[i][j]);
+        }
+      }
+    }
+  }
+}
 
 @compute @workgroup_size(MM_WG_X, MM_WG_Y)
 fn main(@builtin(global_invocation_id) id: vec3<u32>) {
