@@ -717,6 +717,9 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
   // Training: AarenLanguageModel.trainStep (embedding, forward, cross-entropy, backward, AdamW: one submit and a
   // 32-byte readback) against the same model's inference forward (logits read back) at the same shape, both typed
   // calls timed on the host one after the other. GB/s counts the parameters read once (a lower bound on traffic).
+  // A longer budget than the kernels' (5x): a step is a few hundred ms on CPU adapters and three calls left the
+  // median moving by 20% between runs.
+  const trainTimer = new Timer(device, { ...plan, budgetMs: 5 * plan.budgetMs });
   const timeTraining = async (T: TrainShape, name: string) => {
     const lm = await AarenLanguageModel.create(device, { ...T.model, seed: 1 });
     const optimizer = await AdamW.create(device, lm, { lr: 1e-3, clipGradNorm: 1 });
@@ -727,8 +730,8 @@ export async function runBench(device: GPUDevice, options: BenchOptions = {}): P
       const targets = draw();
       const shape = { batch: T.batch, length: T.length };
       const paramBytes = 4 * lm.parameters().reduce((sum, p) => sum + p.shape.reduce((a, b) => a * b, 1), 0);
-      const tf = await timer.timeCalls(() => lm.forward(tokens, shape));
-      const tt = await timer.timeCalls(() => lm.trainStep(tokens, targets, shape, optimizer));
+      const tf = await trainTimer.timeCalls(() => lm.forward(tokens, shape));
+      const tt = await trainTimer.timeCalls(() => lm.trainStep(tokens, targets, shape, optimizer));
       record({ kernel: `${name}-forward`, batch: T.batch, length: T.length, headDim: T.model.headDim, ...tf, bytes: paramBytes });
       record({ kernel: `${name}-train-step`, batch: T.batch, length: T.length, headDim: T.model.headDim, ...tt, bytes: paramBytes });
       const tokensPerSecond = (T.batch * T.length) / (tt.medianMs / 1000);
