@@ -105,7 +105,7 @@ export function layerSavedBytes(dims: LayerTrainDims, batch: number, length: num
 }
 
 /** The one dispatch of permute_heads.wgsl. */
-export function permute<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim'>, batch: number, length: number, toHeads: boolean,
+function permute<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim'>, batch: number, length: number, toHeads: boolean,
   source: S | ScratchRef, result: S | ScratchRef, device: PlanLimits): Dispatch<S> {
   const count = batch * length * dims.heads;
   return {
@@ -119,7 +119,7 @@ export function permute<S extends string>(dims: Pick<LayerTrainDims, 'heads' | '
 type Ref<S extends string> = S | ScratchRef | null;
 
 /** The one dispatch of head_scores.wgsl: scores [batch * heads, length] from the keys (token layout) and `query`. */
-export function headScores<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim' | 'scale'>, batch: number, length: number,
+function headScores<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim' | 'scale'>, batch: number, length: number,
   keys: S | ScratchRef, scores: S | ScratchRef, device: PlanLimits): Dispatch<S | 'query'> {
   return {
     kernel: { parts: [wgsl.headScores], constants: { WORKGROUP_SIZE: WORKGROUP } },
@@ -129,7 +129,7 @@ export function headScores<S extends string>(dims: Pick<LayerTrainDims, 'heads' 
   };
 }
 
-export function matmul<S extends string>(spec: MatmulSpec, device: PlanLimits, map: Partial<Record<MatmulSlot, Ref<S>>>): Dispatch<S> {
+function matmul<S extends string>(spec: MatmulSpec, device: PlanLimits, map: Partial<Record<MatmulSlot, Ref<S>>>): Dispatch<S> {
   return rebind<MatmulSlot, S>(planMatmul(spec, device), { bias: null, residual: null, preActivation: null, ...map });
 }
 
@@ -141,42 +141,75 @@ function columnSum<S extends string>(rows: number, cols: number, accumulate: boo
   return { dispatches: plan.dispatches.map((d) => rebind<ColumnSumSlot, S>(d, { x, result }, prefix)), scratch, optional: [] };
 }
 
+/** The slots a forward with materialised projections binds under the same names in the training and the
+ * inference plans: the caller's x, output and residual, the constant or carried initial state, the raw weights. */
+type ProjectedSlot = 'x' | 'output' | 'residual' | 'carry' | 'query' | 'key' | 'value' | 'keyBias' | 'valueBias' | 'outputWeight' | 'outputBias' | 'decayRates';
+
+/** Where a forward with materialised projections keeps what it computes: slots (the training forward's saved.*,
+ * the backward reads them) or scratch (the inference forward). `stats` and `final` are null where not written. */
+export interface ProjectedBuffers<S extends string> {
+  input: S | ScratchRef;
+  keys: S | ScratchRef;
+  scores: S | ScratchRef;
+  values: S | ScratchRef;
+  heads: S | ScratchRef;
+  headRows: S | ScratchRef;
+  stats: S | ScratchRef | null;
+  final: S | null;
+}
+
+/**
+ * The passes of a layer forward from its (convolved) input with materialised projections (pure): K = input key
+ * (+ key_bias) and V = input value (+ value_bias) as matmuls, head_scores, V to the scan's layout, the scan (from
+ * `carry`, with the stats and the final state where `into` has them), the outputs back to the token layout, and
+ * the output matmul into `output` (+ `residual`). The training forward keeps what it computes for the backward; on
+ * CPU adapters the inference forward runs the same passes into scratch (src/nn/layer.ts says why).
+ */
+export function planProjectedForward<S extends string>(dims: Omit<LayerTrainDims, 'keyBias' | 'valueBias'> & { keyBias?: boolean; valueBias?: boolean },
+  batch: number, length: number, schedule: 'auto' | ScanSchedule, residual: boolean, into: ProjectedBuffers<S>, device: PlanLimits): Plan<S | ProjectedSlot> {
+  type T = S | ProjectedSlot;
+  const { dModel, heads, headDim } = dims;
+  const rows = batch * length;
+  const hd = heads * headDim;
+  const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
+  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: into.stats !== null, decay: dims.decay === true, decayPeriod: heads }, device);
+  const valueRows: ScratchRef = { scratch: 'V rows' };
+  const dispatches: Dispatch<T>[] = [
+    matmul<T>(project(dims.keyBias === true), device, { a: into.input, weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: into.keys }),
+    matmul<T>(project(dims.valueBias === true), device, { a: into.input, weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: valueRows }),
+    headScores<T>(dims, batch, length, into.keys, into.scores, device),
+    permute<T>(dims, batch, length, true, valueRows, into.values, device),
+    ...scan.dispatches.map((d) => rebind<ScanSlot, T>(d, {
+      scores: into.scores, values: into.values, output: into.heads, stats: into.stats, initialState: 'carry', finalState: into.final, decay: 'decayRates',
+    }, 'scan ')),
+    permute<T>(dims, batch, length, false, into.heads, into.headRows, device),
+    matmul<T>({ m: rows, n: dModel, k: hd, bias: dims.outputBias, residual, gelu: false }, device, {
+      a: into.headRows, weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
+    }),
+  ];
+  const scratch: Record<string, number> = { 'V rows': rows * hd * 4 };
+  for (const [name, bytes] of Object.entries(scan.scratch)) scratch[`scan ${name}`] = bytes;
+  return { dispatches, scratch, optional: ['carry', 'residual', 'keyBias', 'valueBias', 'outputBias'] };
+}
+
 /**
  * The training forward of one layer over x [batch, length, dModel] (pure): writes `output` (+ `residual`) and the
  * saved slots. `carry` (optional) is a constant initial state: read, not advanced (no final state is written).
  */
 export function planLayerTrainForward(dims: LayerTrainDims, batch: number, length: number, schedule: 'auto' | ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerTrainSlot> {
   const optional: LayerTrainSlot[] = ['carry', 'convHistory', 'residual', 'keyBias', 'valueBias', 'outputBias'];
-  const rows = batch * length;
-  if (rows === 0) return { dispatches: [], scratch: {}, optional };
-  const { dModel, heads, headDim } = dims;
-  const hd = heads * headDim;
-  const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
-  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule, saveStats: true, decay: dims.decay === true, decayPeriod: heads }, device);
+  if (batch * length === 0) return { dispatches: [], scratch: {}, optional };
   // With conv the projections read x' = x + conv(x), kept for the weight gradients.
-  const input: LayerTrainSlot = dims.conv === true ? 'saved.convX' : 'x';
   const conv = dims.conv === true
-    ? planConvForward({ batch, length, dModel }, device).dispatches.map((d) => rebind<ConvSlot, LayerTrainSlot>(d, {
+    ? planConvForward({ batch, length, dModel: dims.dModel }, device).dispatches.map((d) => rebind<ConvSlot, LayerTrainSlot>(d, {
       x: 'x', weight: 'conv', history: 'convHistory', result: 'saved.convX', nextHistory: null,
     }))
     : [];
-  const dispatches: Dispatch<LayerTrainSlot>[] = [
-    ...conv,
-    matmul<LayerTrainSlot>(project(dims.keyBias), device, { a: input, weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: 'saved.K' }),
-    matmul<LayerTrainSlot>(project(dims.valueBias), device, { a: input, weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: { scratch: 'V rows' } }),
-    headScores<LayerTrainSlot>(dims, batch, length, 'saved.K', 'saved.scores', device),
-    permute<LayerTrainSlot>(dims, batch, length, true, { scratch: 'V rows' }, 'saved.values', device),
-    ...scan.dispatches.map((d) => rebind<ScanSlot, LayerTrainSlot>(d, {
-      scores: 'saved.scores', values: 'saved.values', output: 'saved.heads', stats: 'saved.stats', initialState: 'carry', finalState: null, decay: 'decayRates',
-    }, 'scan ')),
-    permute<LayerTrainSlot>(dims, batch, length, false, 'saved.heads', 'saved.headRows', device),
-    matmul<LayerTrainSlot>({ m: rows, n: dModel, k: hd, bias: dims.outputBias, residual, gelu: false }, device, {
-      a: 'saved.headRows', weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
-    }),
-  ];
-  const scratch: Record<string, number> = { 'V rows': rows * hd * 4 };
-  for (const [name, bytes] of Object.entries(scan.scratch)) scratch[`scan ${name}`] = bytes;
-  return { dispatches, scratch, optional };
+  const forward = planProjectedForward<LayerTrainSlot>(dims, batch, length, schedule, residual, {
+    input: dims.conv === true ? 'saved.convX' : 'x', keys: 'saved.K', scores: 'saved.scores', values: 'saved.values',
+    heads: 'saved.heads', headRows: 'saved.headRows', stats: 'saved.stats', final: null,
+  }, device);
+  return { dispatches: [...conv, ...forward.dispatches], scratch: forward.scratch, optional };
 }
 
 /**

@@ -13,7 +13,7 @@ import { type Dispatch, type Plan, type ScratchRef, rebind, kernelProgram } from
 import { CONV_HISTORY_ROWS, CONV_TAPS, planConvForward, type ConvSlot } from '../ops/conv.js';
 import * as wgsl from '../core/shader-sources.js';
 import { uploadFloat32 } from '../core/buffers.js';
-import { decayParts, outputRows, planPrefixScan, type PlanLimits, type ScanSlot } from '../ops/attention/scan.js';
+import { decayParts, outputRows, type PlanLimits } from '../ops/attention/scan.js';
 import { planMatmul, type MatmulSlot } from '../ops/matmul.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkOneOf } from '../core/validate.js';
 import { checkDevice, checkLiveDevice, isCpuAdapter } from '../core/device.js';
@@ -28,7 +28,7 @@ import { createStorageBuffer, submitAndRead } from '../core/buffers.js';
 import { bufferLimit, checkBufferSizes } from '../core/validate.js';
 import { runGpuCall } from '../core/device.js';
 import {
-  LAYER_PARAMETERS, hasWeight, headScores, layerSavedBytes, matmul, permute, layerTrainBufferBytes, planLayerBackward, planLayerRefresh, planLayerTrainForward, weightShape,
+  LAYER_PARAMETERS, hasWeight, layerSavedBytes, layerTrainBufferBytes, planProjectedForward, planLayerBackward, planLayerRefresh, planLayerTrainForward, weightShape,
   type LayerDerivedSlot, type LayerTrainDims, type LayerWeightSlot,
 } from './layer-backward.js';
 import { PlanTrainer } from './trainer.js';
@@ -187,43 +187,30 @@ export function planLayerForward(dims: LayerDims, batch: number, length: number,
 }
 
 /**
- * The layer forward over several tokens on a CPU adapter: the training forward's passes (K = x' key, V = x' value
- * as blocked matmuls, head_scores, the specialised recurrent scan, the output matmul) with the state carried in
- * and out. The fused scan computes each token's projections inside the scan's loop, one dot product per lane
- * indexed in a loop, which SwiftShader runs several times slower than the register-blocked matmuls (for the
- * default `npm run train` model, 16 x 64 tokens: the fused scan took longer than a whole training step). The
- * arithmetic is the training forward's, so forward and trainStep's forward give the same bits.
+ * The layer forward over several tokens on a CPU adapter: the training forward's passes (planProjectedForward: K
+ * and V as blocked matmuls, head_scores, the specialised recurrent scan, the output matmul) into scratch, with the
+ * state carried in and out. The fused scan computes each token's projections inside the scan's loop, one dot
+ * product per lane indexed in a loop, which SwiftShader runs several times slower than the register-blocked
+ * matmuls (for the default `npm run train` model, 16 x 64 tokens: the fused scan took longer than a whole training
+ * step). The arithmetic is the training forward's, so forward and trainStep's forward give the same bits.
  */
 function planLayerProjectedForward(dims: LayerDims, batch: number, length: number, residual: boolean, conv: Dispatch<LayerSlot>[], device: PlanLimits): Plan<LayerSlot> {
   const { dModel, heads, headDim } = dims;
   const rows = batch * length;
   const hd = heads * headDim;
-  const input: LayerSlot | ScratchRef = conv.length ? { scratch: 'conv x' } : 'x';
   const scratch = (name: string): ScratchRef => ({ scratch: name });
-  const project = (bias: boolean) => ({ m: rows, n: hd, k: dModel, bias, residual: false, gelu: false });
-  const scan = planPrefixScan({ batch: batch * heads, length, headDim }, { schedule: 'recurrent', decay: dims.decay === true, decayPeriod: heads }, device);
-  const dispatches: Dispatch<LayerSlot>[] = [
-    ...conv,
-    matmul<LayerSlot>(project(dims.keyBias === true), device, { a: input, weight: 'key', bias: dims.keyBias ? 'keyBias' : null, result: scratch('K rows') }),
-    matmul<LayerSlot>(project(dims.valueBias === true), device, { a: input, weight: 'value', bias: dims.valueBias ? 'valueBias' : null, result: scratch('V rows') }),
-    headScores<LayerSlot>({ heads, headDim, scale: dims.scale ?? 1 / Math.sqrt(headDim) }, batch, length, scratch('K rows'), scratch('scores'), device),
-    permute<LayerSlot>(dims, batch, length, true, scratch('V rows'), scratch('values'), device),
-    ...scan.dispatches.map((d) => rebind<ScanSlot, LayerSlot>(d, {
-      scores: scratch('scores'), values: scratch('values'), output: scratch('heads'), stats: null, initialState: 'carry', finalState: 'final', decay: 'decayRates',
-    })),
-    permute<LayerSlot>(dims, batch, length, false, scratch('heads'), scratch('head rows'), device),
-    matmul<LayerSlot>({ m: rows, n: dModel, k: hd, bias: dims.outputBias, residual, gelu: false }, device, {
-      a: scratch('head rows'), weight: 'outputWeight', bias: dims.outputBias ? 'outputBias' : null, residual: residual ? 'residual' : null, result: 'output',
-    }),
-  ];
+  const forward = planProjectedForward<LayerSlot>({ ...dims, scale: dims.scale ?? 1 / Math.sqrt(headDim) }, batch, length, 'recurrent', residual, {
+    input: conv.length ? scratch('conv x') : 'x', keys: scratch('keys'), scores: scratch('scores'), values: scratch('values'),
+    heads: scratch('heads'), headRows: scratch('head rows'), stats: null, final: 'final',
+  }, device);
   const floats = rows * hd * 4;
   return {
-    dispatches,
+    dispatches: [...conv, ...forward.dispatches],
     scratch: {
-      'K rows': floats, 'V rows': floats, scores: rows * heads * 4, values: floats, heads: floats, 'head rows': floats,
+      ...forward.scratch, keys: floats, scores: rows * heads * 4, values: floats, heads: floats, 'head rows': floats,
       ...(conv.length ? { 'conv x': rows * dModel * 4 } : {}),
     },
-    optional: ['carry', 'final', 'residual', 'convHistory', 'convNext', 'keyBias', 'valueBias'],
+    optional: [...forward.optional, 'final', 'convHistory', 'convNext'],
   };
 }
 
