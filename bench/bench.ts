@@ -222,14 +222,15 @@ export class Timer {
   }
 
   /** Wall-clock time of a typed call (its uploads, submits and readback included): one warm-up call, then as many
-   * as fit the budget. For calls that submit and read back themselves (trainStep), where timestamps cannot wrap them. */
+   * as fit the budget (estimated from the first timed call). For calls that submit and read back themselves (trainStep), where timestamps cannot wrap them. */
   async timeCalls(call: () => Promise<unknown>): Promise<Timing> {
+    await call(); // warm-up: the first call may compile pipelines and allocate, so it is no estimate
     const t0 = performance.now();
     await call();
     const estimate = Math.max(0.01, performance.now() - t0);
     const reps = Math.max(this.plan.minReps, Math.min(this.plan.maxReps, Math.floor(this.plan.budgetMs / estimate)));
-    const ms: number[] = [];
-    for (let r = 0; r < reps; r++) {
+    const ms: number[] = [estimate];
+    for (let r = 1; r < reps; r++) {
       const start = performance.now();
       await call();
       ms.push(performance.now() - start);
