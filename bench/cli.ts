@@ -1,13 +1,14 @@
-// `npm run bench [-- --quick | --tiny] [--backend node|chrome] [--out DIR]`: bundled and started by bench/run.mjs.
+// `npm run bench [-- --quick | --tiny] [--backend node|chrome] [--out DIR] [--require-gpu] [--profile]`: bundled and
+// started by bench/run.mjs.
 import path from 'node:path';
 import { requestDawnDevice } from '../harness/dawn.js';
 import { adapterReport, planFor, runBench, type AdapterReport, type BenchReport, type Mode } from './bench.js';
-import { isCpuAdapter } from '../src/core/device.js';
-
-const adapterText = (a: AdapterReport) => [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ');
+import { isCpuAdapter, isCpuAdapterInfo } from '../src/core/device.js';
 import { profileTraining } from './profile.js';
 import { writeResults } from './write.js';
 import { runInChromeBench } from './chrome.mjs';
+
+const adapterText = (a: AdapterReport) => [a.vendor, a.architecture, a.description].filter(Boolean).join(' / ');
 
 interface Args { profile?: boolean; requireGpu?: boolean; mode: Mode; backend: 'node' | 'chrome'; out: string; investigate?: boolean; peers?: boolean }
 
@@ -64,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
     ? await runInChromeBench({ mode: args.mode, investigate: args.investigate, peers: args.peers, progress })
     : await runNode(args, progress);
   if (report === 'respawned') return process.exitCode as number;
-  if (args.requireGpu && /swiftshader|llvmpipe|lavapipe|software/i.test(adapterText(report.adapter))) {
+  if (args.requireGpu && isCpuAdapterInfo(report.adapter)) {
     throw new Error(`--require-gpu: the ${report.backend} run's adapter is a CPU one (${adapterText(report.adapter)}); nothing written`);
   }
   const files = await writeResults(report, args.out);

@@ -41,9 +41,13 @@ export async function requestAarenDevice(gpu: GPU = navigator.gpu, options: Aare
 /** CPU implementations of WebGPU (SwiftShader, WARP, lavapipe): the recurrent schedules run best there. */
 export function isCpuAdapter(device: GPUDevice): boolean {
   const info = (device as GPUDevice & { adapterInfo?: GPUAdapterInfo }).adapterInfo;
-  if (!info) return false;
+  return info !== undefined && isCpuAdapterInfo(info);
+}
+
+/** isCpuAdapter from the adapter's description alone (e.g. a benchmark report's). */
+export function isCpuAdapterInfo(info: { vendor: string; architecture: string; description: string; isFallbackAdapter?: boolean }): boolean {
   const text = `${info.vendor} ${info.architecture} ${info.description}`.toLowerCase();
-  return (info as GPUAdapterInfo & { isFallbackAdapter?: boolean }).isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
+  return info.isFallbackAdapter === true || /swiftshader|llvmpipe|lavapipe|warp|software/.test(text);
 }
 
 // Lost devices: `device.lost` settles when a device is destroyed or lost; every entry point checks it first, so a

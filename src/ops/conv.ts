@@ -137,7 +137,7 @@ export function planConvBackward(shape: ConvShape, options: ConvBackwardOptions,
   };
   const inputGrad: Dispatch<ConvBackwardSlot> = {
     kernel: { parts: [wgsl.convParams, wgsl.convInputGrad], constants: { WORKGROUP_SIZE: WORKGROUP, CONV_ACCUMULATE: options.accumulateInput ? 1 : 0 } },
-    params: { ...convParams(s), has_history: 0, chunk_rows: CONV_RUN_ROWS }, // accumulate (0) is CONV_ACCUMULATE here
+    params: { ...convParams(s), has_history: 0, chunk_rows: CONV_RUN_ROWS }, // the uniform's accumulate stays 0: CONV_ACCUMULATE says it
     buffers: { grad: 'grad', weight: 'weight', result: 'gradInput' },
     workgroups: groups(runs(s), device),
   };
