@@ -150,17 +150,23 @@ function projectedOperator(dims: LayerDims, config: KernelConfig, input: LayerSl
   };
 }
 
-/** The schedule of a multi-token pass (one token: always recurrent). */
-export function layerSchedule(requested: 'auto' | ScanSchedule, dims: LayerDims, batch: number, length: number, device: PlanLimits): ScanSchedule {
+/** How a layer pass runs: a schedule of the fused scan, or 'projected': the projections materialised by matmuls,
+ * then the specialised recurrent scan (planLayerProjectedForward; CPU adapters, schedule 'auto', several tokens). */
+export type LayerPass = ScanSchedule | 'projected';
+
+/** The pass of `length` tokens (one token: always the fused recurrent scan). An explicit schedule keeps the fused
+ * scan on every adapter. */
+export function layerSchedule(requested: 'auto' | ScanSchedule, dims: LayerDims, batch: number, length: number, device: PlanLimits): LayerPass {
   if (length === 1) return 'recurrent';
+  if (requested === 'auto' && device.cpu) return 'projected';
   const config = kernelConfig(device.limits, dims.headDim);
   return chooseSchedule(requested, device.cpu, batch * dims.heads * config.blocks);
 }
 
 /** The passes of one layer forward (pure): with conv, the causal convolution of x (and the state's next history);
- * the fused scan; the output projection. On CPU adapters a pass over several tokens materialises the projections
- * instead (planLayerProjectedForward). */
-export function planLayerForward(dims: LayerDims, batch: number, length: number, schedule: ScanSchedule, residual: boolean, device: PlanLimits): Plan<LayerSlot> {
+ * the fused scan; the output projection. The 'projected' pass materialises the projections instead
+ * (planLayerProjectedForward). */
+export function planLayerForward(dims: LayerDims, batch: number, length: number, schedule: LayerPass, residual: boolean, device: PlanLimits): Plan<LayerSlot> {
   const config = kernelConfig(device.limits, dims.headDim);
   const sequences = batch * dims.heads;
   const convolved: ScratchRef = { scratch: 'conv x' };
@@ -169,7 +175,7 @@ export function planLayerForward(dims: LayerDims, batch: number, length: number,
       x: 'x', weight: 'conv', history: 'convHistory', result: convolved, nextHistory: 'convNext',
     }))
     : [];
-  if (device.cpu && length > 1 && schedule === 'recurrent') return planLayerProjectedForward(dims, batch, length, residual, conv, device);
+  if (schedule === 'projected') return planLayerProjectedForward(dims, batch, length, residual, conv, device);
   const scan = planScan(projectedOperator(dims, config, dims.conv === true ? convolved : 'x'), {
     sequences, count: length, channels: dims.headDim, config, maxGroups: device.limits.maxComputeWorkgroupsPerDimension,
   }, schedule, { carry: 'carry', final: 'final' });
@@ -187,7 +193,7 @@ export function planLayerForward(dims: LayerDims, batch: number, length: number,
 }
 
 /**
- * The layer forward over several tokens on a CPU adapter: the training forward's passes (planProjectedForward: K
+ * The layer forward over several tokens on a CPU adapter (schedule 'auto'): the training forward's passes (planProjectedForward: K
  * and V as blocked matmuls, head_scores, the specialised recurrent scan, the output matmul) into scratch, with the
  * state carried in and out. The fused scan computes each token's projections inside the scan's loop, one dot
  * product per lane indexed in a loop, which SwiftShader runs several times slower than the register-blocked
