@@ -1,7 +1,7 @@
 // Where a GPU call spends its time, dispatch by dispatch: `captureDispatches` records every compute dispatch
-// (pipeline, bind groups, workgroups) that a call encodes, and `profileDispatches` replays
-// each alone in its own timestamped pass, several times, and sums the medians per kernel (the pipeline's label is
-// its cache key: parts and constants). Replaying one dispatch at a time drops the overlap a GPU finds between
+// (pipeline, bind groups, workgroups) that a call encodes, and `profileDispatches` replays each alone in its own
+// timestamped pass, several times, and sums the medians per kernel (the pipeline's label is its cache key: parts
+// and constants). Replaying one dispatch at a time drops the overlap a GPU finds between
 // independent dispatches, so the total is an upper bound on the GPU time; on CPU adapters (SwiftShader), which
 // run one dispatch at a time, it is close to the step's GPU time. Used by `npm run bench -- --profile`.
 import { AarenLanguageModel, type AarenLanguageModelConfig } from '../src/nn/language-model.js';
@@ -110,8 +110,8 @@ export async function profileDispatches(device: GPUDevice, dispatches: RecordedD
   }
 }
 
-/** The kernels of one AarenLanguageModel.trainStep at `npm run train`'s default shape (or `model` and `batch` x
- * `length`), and of its inference forward: the lines that `npm run bench -- --profile` prints. */
+/** The kernels of one AarenLanguageModel.trainStep of `model` at `shape`, and of its inference forward: the lines
+ * that `npm run bench -- --profile` prints (for `npm run train`'s default model). */
 export async function profileTraining(device: GPUDevice, model: AarenLanguageModelConfig, shape: { batch: number; length: number }): Promise<string[]> {
   const lm = await AarenLanguageModel.create(device, { ...model, seed: 1 });
   const optimizer = await AdamW.create(device, lm, { lr: 1e-3, clipGradNorm: 1 });
