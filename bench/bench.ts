@@ -259,32 +259,40 @@ export class Timer {
     return ms;
   }
 
-  private async timeWithQueries(encode: (encoder: GPUCommandEncoder) => void, reps: number): Promise<number[]> {
-    const device = this.device;
-    const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * reps });
-    const resolve = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-    const read = device.createBuffer({ size: 16 * reps, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-    try {
-      const encoder = device.createCommandEncoder({ label: 'bench timed reps' });
+  private timeWithQueries(encode: (encoder: GPUCommandEncoder) => void, reps: number): Promise<number[]> {
+    return timestampPairs(this.device, reps, 'bench timed reps', (encoder, querySet) => {
       for (let r = 0; r < reps; r++) {
         encoder.beginComputePass({ label: 'bench start', timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * r } }).end();
         encode(encoder);
         encoder.beginComputePass({ label: 'bench end', timestampWrites: { querySet, endOfPassWriteIndex: 2 * r + 1 } }).end();
       }
-      encoder.resolveQuerySet(querySet, 0, 2 * reps, resolve, 0);
-      encoder.copyBufferToBuffer(resolve, 0, read, 0, 16 * reps);
-      device.queue.submit([encoder.finish()]);
-      await read.mapAsync(GPUMapMode.READ);
-      const ns = new BigInt64Array(read.getMappedRange().slice(0));
-      read.unmap();
-      const ms: number[] = [];
-      for (let r = 0; r < reps; r++) ms.push(Number(ns[2 * r + 1]! - ns[2 * r]!) / 1e6);
-      return ms;
-    } finally {
-      querySet.destroy();
-      resolve.destroy();
-      read.destroy();
-    }
+    });
+  }
+}
+
+/**
+ * One submission that `record`s into a query set of 2 * `pairs` timestamps (pair i: indices 2i and 2i + 1), then
+ * each pair's end - start in ms (the device needs timestamp-query). Used by Timer and bench/profile.ts.
+ */
+export async function timestampPairs(device: GPUDevice, pairs: number, label: string,
+  record: (encoder: GPUCommandEncoder, querySet: GPUQuerySet) => void): Promise<number[]> {
+  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * pairs });
+  const resolve = device.createBuffer({ size: 16 * pairs, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
+  const read = device.createBuffer({ size: 16 * pairs, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  try {
+    const encoder = device.createCommandEncoder({ label });
+    record(encoder, querySet);
+    encoder.resolveQuerySet(querySet, 0, 2 * pairs, resolve, 0);
+    encoder.copyBufferToBuffer(resolve, 0, read, 0, 16 * pairs);
+    device.queue.submit([encoder.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ns = new BigInt64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    return Array.from({ length: pairs }, (_, i) => Number(ns[2 * i + 1]! - ns[2 * i]!) / 1e6);
+  } finally {
+    querySet.destroy();
+    resolve.destroy();
+    read.destroy();
   }
 }
 

@@ -7,6 +7,7 @@
 import { AarenLanguageModel, type AarenLanguageModelConfig } from '../src/nn/language-model.js';
 import { AdamW } from '../src/optim/adamw.js';
 import { mulberry32 } from '../src/core/random.js';
+import { timestampPairs } from './bench.js';
 
 export interface RecordedDispatch {
   label: string;
@@ -71,12 +72,8 @@ export async function captureDispatches(device: GPUDevice, call: () => Promise<u
 /** Each dispatch replayed alone `reps` times (timestamp queries required); the median per dispatch, summed per kernel. */
 export async function profileDispatches(device: GPUDevice, dispatches: RecordedDispatch[], reps = 5): Promise<KernelTime[]> {
   if (!device.features.has('timestamp-query')) throw new Error('profile: the device has no timestamp-query');
-  const count = dispatches.length * reps;
-  const querySet = device.createQuerySet({ type: 'timestamp', count: 2 * count });
-  const resolve = device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC });
-  const read = device.createBuffer({ size: 16 * count, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
-  try {
-    const encoder = device.createCommandEncoder({ label: 'profile replay' });
+  // Pair r * dispatches.length + i times repetition r of dispatch i.
+  const ms = await timestampPairs(device, dispatches.length * reps, 'profile replay', (encoder, querySet) => {
     let q = 0;
     for (let r = 0; r < reps; r++) {
       for (const d of dispatches) {
@@ -88,26 +85,16 @@ export async function profileDispatches(device: GPUDevice, dispatches: RecordedD
         q += 2;
       }
     }
-    encoder.resolveQuerySet(querySet, 0, 2 * count, resolve, 0);
-    encoder.copyBufferToBuffer(resolve, 0, read, 0, 16 * count);
-    device.queue.submit([encoder.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const ns = new BigInt64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    const byKernel = new Map<string, KernelTime>();
-    dispatches.forEach((d, i) => {
-      const ms = Array.from({ length: reps }, (_, r) => Number(ns[2 * (r * dispatches.length + i) + 1]! - ns[2 * (r * dispatches.length + i)]!) / 1e6).sort((a, b) => a - b);
-      const entry = byKernel.get(d.label) ?? { label: d.label, dispatches: 0, ms: 0 };
-      entry.dispatches++;
-      entry.ms += ms[reps >> 1]!;
-      byKernel.set(d.label, entry);
-    });
-    return [...byKernel.values()].sort((a, b) => b.ms - a.ms);
-  } finally {
-    querySet.destroy();
-    resolve.destroy();
-    read.destroy();
-  }
+  });
+  const byKernel = new Map<string, KernelTime>();
+  dispatches.forEach((d, i) => {
+    const times = Array.from({ length: reps }, (_, r) => ms[r * dispatches.length + i]!).sort((a, b) => a - b);
+    const entry = byKernel.get(d.label) ?? { label: d.label, dispatches: 0, ms: 0 };
+    entry.dispatches++;
+    entry.ms += times[reps >> 1]!;
+    byKernel.set(d.label, entry);
+  });
+  return [...byKernel.values()].sort((a, b) => b.ms - a.ms);
 }
 
 /** The kernels of one AarenLanguageModel.trainStep of `model` at `shape`, and of its inference forward: the lines

@@ -6,7 +6,7 @@ import type * as Ort from 'onnxruntime-web';
 import * as tf from '@tensorflow/tfjs-core';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
 import { AarenLayer, type AarenLayerConfig, PrefixScan, checkBuffersOnDevice, checkSameDevice, requestAarenDevice } from '../../src/index.js';
-import { referenceLayer, referenceRecurrence } from '../../src/reference.js';
+import { matmulReference, referenceLayer, referenceRecurrence } from '../../src/reference.js';
 import { GraphBuilder } from '../../bench/peers/onnx-graph.js';
 
 /** A checked result: max |got - want| against `tolerance` (absolute), or an error a call threw. */
@@ -47,19 +47,6 @@ function randomFloats(count: number, seed: number, scale = 1): Float32Array {
     x ^= x << 13; x >>>= 0; x ^= x >>> 17; x ^= x << 5; x >>>= 0;
     return scale * (x / 2147483648 - 1);
   });
-}
-
-/** y [rows, n] = a [rows, k] @ w [k, n] (+ bias [n]) in float64. */
-function matmul64(a: ArrayLike<number>, w: ArrayLike<number>, rows: number, k: number, n: number, bias?: ArrayLike<number>): Float64Array {
-  const y = new Float64Array(rows * n);
-  for (let r = 0; r < rows; r++) {
-    for (let j = 0; j < n; j++) {
-      let acc = bias ? bias[j]! : 0;
-      for (let l = 0; l < k; l++) acc += a[r * k + l]! * w[l * n + j]!;
-      y[r * n + j] = acc;
-    }
-  }
-  return y;
 }
 
 /** The scale of a matmul's f32 error: max over outputs of sum |a w| + |bias| (a dot product's error bound). The
@@ -136,15 +123,15 @@ const layerConfig: AarenLayerConfig = {
 
 /** The float64 references of both pipelines for an input. */
 function scanReference(x: Float32Array) {
-  const scores = matmul64(x, scanWeights.wq, ROWS, K, 1);
-  const values = matmul64(x, scanWeights.wv, ROWS, K, D, scanWeights.bv);
+  const scores = matmulReference(x, scanWeights.wq, ROWS, K, 1);
+  const values = matmulReference(x, scanWeights.wv, ROWS, K, D, scanWeights.bv);
   const o = referenceRecurrence({ scores, values, batch: B, length: N, headDim: D }).outputs;
-  return { o, oScale: maxAbs(values), y: matmul64(o, scanWeights.wo, ROWS, D, M, scanWeights.bo), yScale: matmulScale(o, scanWeights.wo, ROWS, D, M, scanWeights.bo) };
+  return { o, oScale: maxAbs(values), y: matmulReference(o, scanWeights.wo, ROWS, D, M, scanWeights.bo), yScale: matmulScale(o, scanWeights.wo, ROWS, D, M, scanWeights.bo) };
 }
 function layerReference(input: Float32Array) {
-  const x = matmul64(input, layerInput.we, ROWS2, K, DMODEL, layerInput.be);
+  const x = matmulReference(input, layerInput.we, ROWS2, K, DMODEL, layerInput.be);
   const y = referenceLayer(layerConfig, x, B, N2);
-  return { y, yScale: maxAbs(y), z: matmul64(y, layerInput.wz, ROWS2, DMODEL, M), zScale: matmulScale(y, layerInput.wz, ROWS2, DMODEL, M) };
+  return { y, yScale: maxAbs(y), z: matmulReference(y, layerInput.wz, ROWS2, DMODEL, M), zScale: matmulScale(y, layerInput.wz, ROWS2, DMODEL, M) };
 }
 
 // ---- ONNX graphs: MatMul and Add only (ORT's WebGPU attention is the op that goes wrong on SwiftShader) --------
