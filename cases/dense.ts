@@ -185,17 +185,17 @@ export async function runDenseCases(device: GPUDevice, options: DenseCaseOptions
       const { result: _, ...r } = await checkHeadMajor(device, cpu);
       return r;
     });
-    for (const [rows, width] of [[1, 1], [3, 5], [70, 131], [130, 64]] as const) {
+    for (const [rows, width] of [[1, 1], [3, 5], [2, 4], [70, 131], [130, 64], [9, 260]] as const) {
       await attempt(`layer-norm-${family}`, `rows=${rows} width=${width} saveStats`, () => checkLayerNorm(device, rows, width, cpu));
     }
   }
-  for (const [rows, width, accumulate] of [[1, 1, false], [3, 5, true], [70, 131, false], [200, 64, true]] as const) {
+  for (const [rows, width, accumulate] of [[1, 1, false], [3, 5, true], [2, 4, false], [70, 131, false], [200, 64, true], [9, 260, true]] as const) {
     await attempt('layer-norm-backward', `rows=${rows} width=${width}${accumulate ? ' accumulate' : ''}`, () => checkLayerNormBackward(device, rows, width, accumulate));
   }
   for (const [count, accumulate] of [[1, false], [1000, true]] as const) {
     await attempt('gelu-backward', `count=${count}${accumulate ? ' accumulate' : ''}`, () => checkGeluBackward(device, count, accumulate));
   }
-  for (const [rows, cols, accumulate] of [[1, 3, false], [63, 5, true], [200, 70, false], [1000, 9, true]] as const) {
+  for (const [rows, cols, accumulate] of [[1, 3, false], [63, 5, true], [200, 70, false], [1000, 9, true], [1, 4, true], [200, 68, true], [1000, 260, false]] as const) {
     await attempt('column-sum', `rows=${rows} cols=${cols}${accumulate ? ' accumulate' : ''}`, () => checkColumnSum(device, rows, cols, accumulate));
   }
   return results;

@@ -48,6 +48,8 @@ import convWeightGradPartialsCode from '../../shaders/ops/conv/conv_weight_grad_
 import atanhSeriesCode from '../../shaders/ops/elementwise/atanh_series.wgsl?raw';
 import columnSumCode from '../../shaders/ops/elementwise/column_sum.wgsl?raw';
 import geluBackwardCode from '../../shaders/ops/elementwise/gelu_backward.wgsl?raw';
+import packF32Code from '../../shaders/ops/elementwise/pack_f32.wgsl?raw';
+import packVec4Code from '../../shaders/ops/elementwise/pack_vec4.wgsl?raw';
 import embeddingBackwardCode from '../../shaders/ops/embedding/embedding_backward.wgsl?raw';
 import embeddingGatherCode from '../../shaders/ops/embedding/embedding_gather.wgsl?raw';
 import crossEntropyIoCode from '../../shaders/ops/loss/cross_entropy_io.wgsl?raw';
@@ -138,6 +140,8 @@ export const convWeightGradPartials: WgslPart = { name: 'ops/conv/conv_weight_gr
 export const atanhSeries: WgslPart = { name: 'ops/elementwise/atanh_series', code: atanhSeriesCode };
 export const columnSum: WgslPart = { name: 'ops/elementwise/column_sum', code: columnSumCode };
 export const geluBackward: WgslPart = { name: 'ops/elementwise/gelu_backward', code: geluBackwardCode };
+export const packF32: WgslPart = { name: 'ops/elementwise/pack_f32', code: packF32Code };
+export const packVec4: WgslPart = { name: 'ops/elementwise/pack_vec4', code: packVec4Code };
 export const embeddingBackward: WgslPart = { name: 'ops/embedding/embedding_backward', code: embeddingBackwardCode };
 export const embeddingGather: WgslPart = { name: 'ops/embedding/embedding_gather', code: embeddingGatherCode };
 export const crossEntropyIo: WgslPart = { name: 'ops/loss/cross_entropy_io', code: crossEntropyIoCode };

@@ -3,6 +3,7 @@
 // dBias = sum over rows of dY). Pure planning functions; the classes hold a PreparedPlan.
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
 import * as wgsl from '../core/shader-sources.js';
+import type { WgslPart } from '../core/compose.js';
 import type { PlanLimits } from './attention/scan.js';
 
 const ELEMENTWISE_WORKGROUP = 64;
@@ -46,16 +47,23 @@ export class GeluBackwardOp {
   }
 }
 
+/** The element type of the row kernels (LayerNorm, column sums) for rows of `width` floats: vec4 where the width
+ * allows (pack_vec4.wgsl says why), else f32; and how many floats one element holds. */
+export function packFor(width: number): { part: WgslPart; floats: number } {
+  return width % 4 === 0 ? { part: wgsl.packVec4, floats: 4 } : { part: wgsl.packF32, floats: 1 };
+}
+
 /** One column-sum dispatch: chunks of `chunkRows` rows of `x` [rows, cols] into [ceil(rows / chunkRows), cols]. */
 export function columnSumDispatch<S extends string>(
   rows: number, cols: number, chunkRows: number, accumulate: boolean, x: S | { scratch: string }, result: S | { scratch: string }, device: PlanLimits,
 ): Dispatch<S> {
   const chunks = Math.max(1, Math.ceil(rows / chunkRows));
-  const groups = Math.ceil(cols / COLUMN_WORKGROUP);
+  const pack = packFor(cols);
+  const groups = Math.ceil(cols / pack.floats / COLUMN_WORKGROUP);
   const max = device.limits.maxComputeWorkgroupsPerDimension;
   if (groups > max || chunks > max) throw new RangeError(`column sum of ${rows} x ${cols} exceeds the dispatch limit (${max} workgroups per dimension)`);
   return {
-    kernel: { parts: [wgsl.columnSum], constants: { WORKGROUP_SIZE: COLUMN_WORKGROUP } },
+    kernel: { parts: [pack.part, wgsl.columnSum], constants: { WORKGROUP_SIZE: COLUMN_WORKGROUP } },
     params: { rows, cols, chunk_rows: chunkRows, accumulate: accumulate ? 1 : 0 },
     buffers: { x, result },
     workgroups: [groups, chunks, 1],

@@ -8,7 +8,7 @@ import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
 import { isCpuAdapter } from '../core/device.js';
 import * as wgsl from '../core/shader-sources.js';
 import type { PlanLimits } from './attention/scan.js';
-import { columnChunkRows, columnSumDispatch } from './elementwise.js';
+import { columnChunkRows, columnSumDispatch, packFor } from './elementwise.js';
 
 const MAX_LN_THREADS = 64;
 const ROW_WORKGROUP = 64;
@@ -39,10 +39,11 @@ export function planLayerNorm(rows: number, width: number, eps: number, device: 
   checkShape(rows, width);
   const max = device.limits.maxComputeWorkgroupsPerDimension;
   const stats = options.saveStats ?? false;
+  const pack = packFor(width);
   return {
     kernel: device.cpu
-      ? { parts: [wgsl.layerNormIo, wgsl.layerNormRows], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } }
-      : { parts: [wgsl.layerNormIo, wgsl.layerNorm], constants: { LN_THREADS: layerNormThreads(width) } },
+      ? { parts: [pack.part, wgsl.layerNormIo, wgsl.layerNormRows], constants: { WORKGROUP_SIZE: ROW_WORKGROUP } }
+      : { parts: [pack.part, wgsl.layerNormIo, wgsl.layerNorm], constants: { LN_THREADS: layerNormThreads(width / pack.floats) } },
     params: { rows, width, eps, save_stats: stats ? 1 : 0 },
     buffers: { x: 'x', gamma: 'gamma', beta: 'beta', result: 'result', row_stats: stats ? 'stats' : null },
     workgroups: [Math.min(device.cpu ? Math.ceil(rows / ROW_WORKGROUP) : rows, max), 1, 1],
@@ -88,11 +89,12 @@ export function planLayerNormBackward(rows: number, width: number, options: Laye
   const max = device.limits.maxComputeWorkgroupsPerDimension;
   const chunkRows = columnChunkRows(rows, device);
   const chunks = Math.ceil(rows / chunkRows);
-  const groups = Math.ceil(width / ROW_WORKGROUP);
+  const pack = packFor(width);
+  const groups = Math.ceil(width / pack.floats / ROW_WORKGROUP);
   if (groups > max) throw new RangeError(`LayerNorm width ${width} exceeds the dispatch limit (${max} workgroups per dimension)`);
   const inputs = { grad: 'grad', x: 'x', row_stats: 'stats' } as const;
   const accumulateParams = options.accumulateParams ?? false;
-  const backward = [wgsl.layerNormBackwardIo];
+  const backward = [pack.part, wgsl.layerNormBackwardIo];
   return {
     dispatches: [
       {

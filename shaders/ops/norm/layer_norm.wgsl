@@ -22,20 +22,20 @@ fn row_sum(t: u32, value: f32) -> f32 {
 
 @compute @workgroup_size(LN_THREADS)
 fn main(@builtin(workgroup_id) wg_id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>, @builtin(local_invocation_index) t: u32) {
-  let n = params.width;
+  let n = params.width / PACK;
   for (var r = wg_id.x; r < params.rows; r += groups.x) {
     let base = r * n;
     var sum = 0.0;
     for (var j = t; j < n; j += LN_THREADS) {
-      sum += x[base + j];
+      sum += pack_sum(x[base + j]);
     }
-    let mean = row_sum(t, sum) / f32(n);
+    let mean = row_sum(t, sum) / f32(params.width);
     var sq = 0.0;
     for (var j = t; j < n; j += LN_THREADS) {
       let d = x[base + j] - mean;
-      sq += d * d;
+      sq += pack_sum(d * d);
     }
-    let rstd = inverseSqrt(row_sum(t, sq) / f32(n) + params.eps);
+    let rstd = inverseSqrt(row_sum(t, sq) / f32(params.width) + params.eps);
     for (var j = t; j < n; j += LN_THREADS) {
       store_normalized(base + j, j, mean, rstd);
     }

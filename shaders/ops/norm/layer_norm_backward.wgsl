@@ -5,12 +5,12 @@
 // on SwiftShader a branch on a uniform inside the loop costs about as much as the loop's arithmetic.
 // Grid-stride over rows.
 
-var<storage, read> gamma: array<f32>;
-var<storage, read_write> result: array<f32>;
+var<storage, read> gamma: array<Packed>;
+var<storage, read_write> result: array<Packed>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
-  let n = params.width;
+  let n = params.width / PACK;
   for (var r = id.x; r < params.rows; r += groups.x * WORKGROUP_SIZE) {
     let base = r * n;
     let mean = row_stats[r];
@@ -19,11 +19,11 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     var sum_gx = 0.0;
     for (var j = 0u; j < n; j++) {
       let g = grad[base + j] * gamma[j];
-      sum_g += g;
-      sum_gx += g * (x[base + j] - mean) * rstd;
+      sum_g += pack_sum(g);
+      sum_gx += pack_sum(g * (x[base + j] - mean) * rstd);
     }
-    let c1 = sum_g / f32(n);
-    let c2 = sum_gx / f32(n);
+    let c1 = sum_g / f32(params.width);
+    let c2 = sum_gx / f32(params.width);
     for (var j = 0u; j < n; j++) {
       let xhat = (x[base + j] - mean) * rstd;
       var d = rstd * (grad[base + j] * gamma[j] - c1 - xhat * c2);

@@ -1,0 +1,10 @@
+// The element type of the row kernels that take either (LayerNorm forward and backward, column sums): one float.
+// Any width. The kernels index rows in Packed elements (width / PACK of them) and sum an element with pack_sum.
+// The other choice is pack_vec4.wgsl.
+
+alias Packed = f32;
+const PACK = 1u;
+
+fn pack_sum(v: Packed) -> f32 {
+  return v;
+}
