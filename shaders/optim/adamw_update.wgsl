@@ -7,7 +7,9 @@
 //   p = p + (-step_size * m) / (sqrt(v) / bc2_sqrt + eps)  (param.addcdiv_(exp_avg, denom, value=-step_size))
 // with step_size = lr / (1 - b1^t) and bc2_sqrt = sqrt(1 - b2^t) computed on the host in float64 per step.
 // Nothing is written when status[1] (grad_norm_finish) says a gradient is not finite: the refused step leaves
-// parameters, m and v as they were. Needs `const WORKGROUP_SIZE`. Grid-stride, so any count fits the dispatch limit.
+// parameters, m and v as they were. grad, param, exp_avg and exp_avg_sq are arrays of Packed (pack_f32 or pack_vec4,
+// composed before this part): each float gets the same operations either way, so the same bits. Needs
+// `const WORKGROUP_SIZE`. Grid-stride, so any count fits the dispatch limit.
 
 struct AdamWParams {
   count: u32,
@@ -29,10 +31,10 @@ struct AdamWHyper {
 var<uniform> params: AdamWParams;
 var<storage, read> hyper: AdamWHyper;
 var<storage, read> status: array<f32>;
-var<storage, read> grad: array<f32>;
-var<storage, read_write> param: array<f32>;
-var<storage, read_write> exp_avg: array<f32>;
-var<storage, read_write> exp_avg_sq: array<f32>;
+var<storage, read> grad: array<Packed>;
+var<storage, read_write> param: array<Packed>;
+var<storage, read_write> exp_avg: array<Packed>;
+var<storage, read_write> exp_avg_sq: array<Packed>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -41,7 +43,7 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
   }
   let clip_scale = status[2];
   let w = hyper.lerp_weight;
-  for (var i = id.x; i < params.count; i += groups.x * WORKGROUP_SIZE) {
+  for (var i = id.x; i < params.count / PACK; i += groups.x * WORKGROUP_SIZE) {
     let g = grad[i] * clip_scale;
     var p = param[i];
     if (params.decay != 0u) {

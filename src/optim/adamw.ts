@@ -25,6 +25,7 @@ import { createStorageBuffer, submitAndRead } from '../core/buffers.js';
 import { checkFinite, checkFloat32Array, checkInteger, checkObject, checkStorageBuffer } from '../core/validate.js';
 import { runGpuCall } from '../core/device.js';
 import type { PlanLimits } from '../ops/attention/scan.js';
+import { packFor } from '../ops/elementwise.js';
 import type { NamedParameter, Trainable } from '../nn/parameters.js';
 
 const UPDATE_WORKGROUP = 64;
@@ -96,19 +97,20 @@ export function planAdamW(shapes: readonly (readonly number[])[], options: { cli
   shapes.forEach((shape, i) => {
     const count = elementCount(shape);
     if (count === 0) return;
+    const pack = packFor(count); // vec4 elements where the count allows: the same arithmetic per float
     const groups = Math.min(Math.ceil(count / (NORM_ELEMENTS_PER_INVOCATION * NORM_WORKGROUP)), NORM_MAX_GROUPS);
     norms.push({
-      kernel: { parts: [wgsl.gradNormCombine, wgsl.gradNormPartials], constants: { WORKGROUP_SIZE: NORM_WORKGROUP } },
+      kernel: { parts: [pack.part, wgsl.gradNormCombine, wgsl.gradNormPartials], constants: { WORKGROUP_SIZE: NORM_WORKGROUP } },
       params: { count, first_partial: partials },
       buffers: { grad: `grad${i}`, partials: { scratch: 'partials' } },
       workgroups: [groups, 1, 1],
     });
     partials += groups * NORM_WORKGROUP;
     updates.push({
-      kernel: { parts: [wgsl.adamwUpdate], constants: { WORKGROUP_SIZE: UPDATE_WORKGROUP } },
+      kernel: { parts: [pack.part, wgsl.adamwUpdate], constants: { WORKGROUP_SIZE: UPDATE_WORKGROUP } },
       params: { count, decay: shape.length >= 2 ? 1 : 0 },
       buffers: { hyper: 'hyper', status: 'status', grad: `grad${i}`, param: `param${i}`, exp_avg: `m${i}`, exp_avg_sq: `v${i}` },
-      workgroups: [Math.min(Math.ceil(count / UPDATE_WORKGROUP), maxGroups), 1, 1],
+      workgroups: [Math.min(Math.ceil(count / pack.floats / UPDATE_WORKGROUP), maxGroups), 1, 1],
     });
   });
   const finish: Dispatch<string> = {
