@@ -5,6 +5,7 @@
 // copies that head's HEAD_DIM contiguous floats, grid-stride over `count` = batch * length * HEADS. HEADS and
 // HEAD_DIM are constants and the index arithmetic is per slice, not per float: on SwiftShader an integer division
 // by a uniform is emulated per lane, and with five of them per float this copy took 5 ms for 64 Ki floats.
+// source and result are arrays of Packed (pack_f32, or pack_vec4 when HEAD_DIM % 4 == 0: a quarter of the loads).
 // Needs `const WORKGROUP_SIZE`, `const HEADS`, `const HEAD_DIM`.
 
 struct PermuteHeadsParams {
@@ -14,8 +15,8 @@ struct PermuteHeadsParams {
 }
 
 var<uniform> params: PermuteHeadsParams;
-var<storage, read> source: array<f32>;
-var<storage, read_write> result: array<f32>;
+var<storage, read> source: array<Packed>;
+var<storage, read_write> result: array<Packed>;
 
 @compute @workgroup_size(WORKGROUP_SIZE)
 fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
@@ -25,14 +26,14 @@ fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) g
     let row = e / HEADS;
     let b = row / params.length;
     let i = row - b * params.length;
-    let token_base = e * HEAD_DIM;
-    let head_base = ((b * HEADS + h) * params.length + i) * HEAD_DIM;
+    let token_base = e * (HEAD_DIM / PACK);
+    let head_base = ((b * HEADS + h) * params.length + i) * (HEAD_DIM / PACK);
     if (params.to_heads != 0u) {
-      for (var c = 0u; c < HEAD_DIM; c++) {
+      for (var c = 0u; c < HEAD_DIM / PACK; c++) {
         result[head_base + c] = source[token_base + c];
       }
     } else {
-      for (var c = 0u; c < HEAD_DIM; c++) {
+      for (var c = 0u; c < HEAD_DIM / PACK; c++) {
         result[token_base + c] = source[head_base + c];
       }
     }

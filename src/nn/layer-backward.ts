@@ -20,7 +20,7 @@ import { type Dispatch, type Plan, type ScratchRef, rebind } from '../core/kerne
 import * as wgsl from '../core/shader-sources.js';
 import { bufferBytes } from '../core/buffers.js';
 import { planMatmul, type MatmulSlot, type MatmulSpec } from '../ops/matmul.js';
-import { planColumnSum, type ColumnSumSlot } from '../ops/elementwise.js';
+import { packFor, planColumnSum, type ColumnSumSlot } from '../ops/elementwise.js';
 import { planPrefixScan, type PlanLimits, type ScanSlot } from '../ops/attention/scan.js';
 import { planPrefixScanBackward, type BackwardSlot } from '../ops/attention/backward.js';
 import { stateBytes } from '../ops/attention/state.js';
@@ -109,7 +109,7 @@ function permute<S extends string>(dims: Pick<LayerTrainDims, 'heads' | 'headDim
   source: S | ScratchRef, result: S | ScratchRef, device: PlanLimits): Dispatch<S> {
   const count = batch * length * dims.heads;
   return {
-    kernel: { parts: [wgsl.permuteHeads], constants: { WORKGROUP_SIZE: WORKGROUP, HEADS: dims.heads, HEAD_DIM: dims.headDim } },
+    kernel: { parts: [packFor(dims.headDim).part, wgsl.permuteHeads], constants: { WORKGROUP_SIZE: WORKGROUP, HEADS: dims.heads, HEAD_DIM: dims.headDim } },
     params: { length, count, to_heads: toHeads ? 1 : 0 },
     buffers: { source, result },
     workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
@@ -264,7 +264,7 @@ export function planLayerBackward(dims: LayerTrainDims, batch: number, length: n
   dispatches.push(permute<LayerTrainSlot>(dims, batch, length, false, s('dv heads'), s('dV rows'), device));
   const count = rows * heads;
   dispatches.push({
-    kernel: { parts: [wgsl.keyGrads], constants: { WORKGROUP_SIZE: WORKGROUP, HEADS: heads, HEAD_DIM: headDim } },
+    kernel: { parts: [packFor(headDim).part, wgsl.keyGrads], constants: { WORKGROUP_SIZE: WORKGROUP, HEADS: heads, HEAD_DIM: headDim } },
     params: { length, count, scale: dims.scale },
     buffers: { grad_scores: s('ds'), keys: 'saved.K', query: 'query', grad_keys: s('dK rows'), query_terms: s('query terms') },
     workgroups: [Math.min(Math.ceil(count / WORKGROUP), device.limits.maxComputeWorkgroupsPerDimension), 1, 1],
