@@ -15,7 +15,7 @@ const SHAPES: LmShape[] = [
   QUICK_LM,
   { vocabSize: 1, layers: 1, dModel: 4, heads: 1, headDim: 4, dFF: 8, batch: 1, length: 1 },
   { vocabSize: 70, layers: 1, dModel: 16, heads: 4, headDim: 4, dFF: 32, batch: 3, length: 40, schedule: 'parallel' },
-  { vocabSize: 5, layers: 3, dModel: 8, heads: 2, headDim: 5, dFF: 12, batch: 1, length: 70, schedule: 'sequential' },
+  { vocabSize: 5, layers: 3, dModel: 7, heads: 2, headDim: 5, dFF: 12, batch: 1, length: 70, schedule: 'sequential' }, // dModel 7: the f32 (not vec4) element path
 ];
 
 /** The cyclic sequence 0, 1, ..., period - 1, 0, ... as tokens and its next tokens as targets. */

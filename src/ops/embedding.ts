@@ -6,6 +6,7 @@
 import type { Dispatch } from '../core/kernel.js';
 import * as wgsl from '../core/shader-sources.js';
 import type { PlanLimits } from './attention/scan.js';
+import { packFor } from './elementwise.js';
 
 const WORKGROUP = 64;
 
@@ -18,9 +19,10 @@ function groups(count: number, device: PlanLimits): [number, number, number] {
 
 /** x [rows, dModel] from tokens [rows] u32 and table [vocab, dModel] (pure). */
 export function planEmbedding(rows: number, dModel: number, vocab: number, device: PlanLimits): Dispatch<EmbeddingSlot> {
-  const count = rows * dModel;
+  const pack = packFor(dModel);
+  const count = (rows * dModel) / pack.floats;
   return {
-    kernel: { parts: [wgsl.embeddingGather], constants: { WORKGROUP_SIZE: WORKGROUP } },
+    kernel: { parts: [pack.part, wgsl.embeddingGather], constants: { WORKGROUP_SIZE: WORKGROUP } },
     params: { count, d_model: dModel, vocab },
     buffers: { tokens: 'tokens', table: 'table', x: 'x' },
     workgroups: groups(count, device),
