@@ -1,6 +1,7 @@
 // Small dense kernels of the backward pass, recorded into a caller's compute pass: the GELU backward
 // (shaders/ops/elementwise/gelu_backward.wgsl) and deterministic column sums (column_sum.wgsl: bias gradients,
-// dBias = sum over rows of dY). Pure planning functions; the classes hold a PreparedPlan.
+// dBias = sum over rows of dY), and packFor, the element type of the kernels that walk rows. Pure planning functions;
+// the classes hold a PreparedPlan.
 import { type Dispatch, type Plan, PreparedPlan } from '../core/kernel.js';
 import * as wgsl from '../core/shader-sources.js';
 import type { WgslPart } from '../core/compose.js';
@@ -47,8 +48,9 @@ export class GeluBackwardOp {
   }
 }
 
-/** The element type of the row kernels (LayerNorm, column sums) for rows of `width` floats: vec4 where the width
- * allows (pack_vec4.wgsl says why), else f32; and how many floats one element holds. */
+/** The element type (shaders/ops/elementwise/pack_*.wgsl) of the kernels that walk rows or slices of `width`
+ * floats (LayerNorm, column sums, AdamW, permute_heads, key_grads, embedding_gather): vec4 where the width allows
+ * (pack_vec4.wgsl says why), else f32; and how many floats one element holds. */
 export function packFor(width: number): { part: WgslPart; floats: number } {
   return width % 4 === 0 ? { part: wgsl.packVec4, floats: 4 } : { part: wgsl.packF32, floats: 1 };
 }
