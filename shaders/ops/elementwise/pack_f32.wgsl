@@ -1,5 +1,5 @@
-// The element type of the kernels that take either (LayerNorm forward and backward, column sums, AdamW): one float.
-// Any width. The kernels index rows in Packed elements (width / PACK of them) and sum an element with pack_sum.
+// The element type of the kernels that walk rows or slices (packFor in src/ops/elementwise.ts lists them): one
+// float, any length. The kernels index rows in Packed elements (length / PACK of them) and sum one with pack_sum.
 // The other choice is pack_vec4.wgsl.
 
 alias Packed = f32;
