@@ -1,6 +1,7 @@
 // First pass of the total gradient norm (clip_grad_norm_) and of the finiteness check: one invocation per slice
-// of one gradient tensor, without barriers or atomics. Invocation i of this dispatch takes the elements
-// i, i + stride, i + 2 stride, ... in increasing order (stride = invocations of the dispatch) and writes its
+// of one gradient tensor, without barriers or atomics. Invocation i of this dispatch takes the Packed elements
+// (pack_f32 or pack_vec4, composed first) i, i + stride, i + 2 stride, ... in increasing order, the floats of each
+// in order (stride = invocations of the dispatch), and writes its
 // NormPart to partials[first_partial + i]. Every parameter's dispatch owns its own range of partials, so the
 // order of every addition is fixed by the shapes alone: the same gradients give the same bits.
 // Composed after grad_norm_combine. Needs `const WORKGROUP_SIZE`. Dispatch: (groups, 1, 1).
