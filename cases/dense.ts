@@ -87,7 +87,7 @@ export function denseMatmulSpec(layout: MatmulLayout, m: number, n: number, k: n
 }
 
 /** One product vs float64 with per-element bounds. Returns the GPU result too (determinism checks). */
-export async function checkMatmul(device: GPUDevice, spec: MatmulSpec, cpu: boolean, seed: number): Promise<Omit<CaseResult, 'kernel' | 'shape'> & { result: Float32Array }> {
+export async function checkMatmul(device: GPUDevice, spec: MatmulSpec, cpu: boolean, seed: number, limits?: GPUSupportedLimits): Promise<Omit<CaseResult, 'kernel' | 'shape'> & { result: Float32Array }> {
   const { m, n, k } = spec;
   const rand = uniform(seed);
   const a = rand(m * k, 2); // stored [k, m] when transposeA
@@ -133,7 +133,7 @@ export async function checkMatmul(device: GPUDevice, spec: MatmulSpec, cpu: bool
       bound[e] = err + 4 * u * (Math.abs(y) + (spec.residual ? Math.abs(residual[e]!) : 0) + (spec.accumulate ? Math.abs(old[e]!) : 0)) + 1e-30;
     }
   }
-  const op = await MatmulOp.create(device, spec, cpu);
+  const op = await MatmulOp.create(device, spec, cpu, limits);
   try {
     const usesPre = spec.savePreActivation || spec.geluBackward;
     const inputs: Record<string, Float32Array> = { a, weight: w, result: spec.accumulate ? old : new Float32Array(m * n) };

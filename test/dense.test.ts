@@ -29,6 +29,30 @@ describe('planning (pure)', () => {
     expect(() => planMatmul({ ...base, savePreActivation: true }, { limits, cpu: true })).toThrow(/savePreActivation/);
   });
 
+  test('the blocked kernel: one pipeline for every shape, a grid that covers every 32 x 16 block', () => {
+    const keyOf = (m: number, n: number, limit = 65535) => {
+      const d = planMatmul({ m, n, k: 64, bias: true, residual: false, gelu: false }, { limits: { maxComputeWorkgroupsPerDimension: limit } as GPUSupportedLimits, cpu: true });
+      return { key: JSON.stringify([d.kernel.parts.map((p) => p.name), d.kernel.constants]), workgroups: d.workgroups, size: d.kernel.constants.WORKGROUP_SIZE! };
+    };
+    const shapes = [[5, 4], [64, 64], [1024, 64], [1024, 256], [37, 68], [4096, 4096], [100, 3000]] as const; // n % 4 == 0: vec4 tiles of b
+    expect(new Set(shapes.map(([m, n]) => keyOf(m, n).key)).size).toBe(1);
+    for (const limit of [65535, 7]) {
+      for (const [m, n] of shapes) {
+        const blocks = Math.ceil(m / 32) * Math.ceil(n / 16);
+        if (blocks > 4 * limit * limit) {
+          expect(() => keyOf(m, n, limit), `${m} x ${n}`).toThrow(RangeError);
+          continue;
+        }
+        const { workgroups: [x, y, z], size } = keyOf(m, n, limit);
+        expect(x <= limit && y <= limit && z === 1, `${m} x ${n}`).toBe(true);
+        // Every block has an invocation; spare workgroups only in the grid's last row.
+        const groups = Math.ceil(blocks / size);
+        expect(x * y).toBeGreaterThanOrEqual(groups);
+        expect(x * y - groups).toBeLessThan(x);
+      }
+    }
+  });
+
   test('reductions are two fixed passes, no atomics', () => {
     expect(planColumnSum(64, 5, {}, { limits, cpu: true }).dispatches).toHaveLength(1);
     const two = planColumnSum(1000, 5, {}, { limits, cpu: true });
@@ -55,6 +79,17 @@ describe('dense kernels on Dawn vs float64', () => {
       const second = await checkMatmul(device, spec, cpu, 4242);
       expect(first.pass, `cpu=${cpu} |err| ${first.maxAbsError} > ${first.tolerance}`).toBe(true);
       expect(new Uint32Array(second.result.buffer)).toEqual(new Uint32Array(first.result.buffer));
+    }
+  }, 300_000);
+
+  test('the blocked kernel on a two-dimensional grid (the dispatch limit lowered to 3 workgroups per dimension)', async () => {
+    const device = await dawnDevice();
+    const limits = { maxComputeWorkgroupsPerDimension: 3 } as GPUSupportedLimits;
+    // 70 x 36: 3 x 3 blocks in 3 workgroups of 4 (one grid row, 3 idle invocations); 200 x 50: 7 x 4 blocks in
+    // 7 workgroups (3 x 3 grid, 2 idle workgroups past the end); both layouts of a.
+    for (const [layout, m, n, k] of [['NN', 70, 36, 20], ['TN', 200, 50, 12], ['NT', 200, 52, 9]] as const) {
+      const r = await checkMatmul(device, denseMatmulSpec(layout, m, n, k), true, 77, limits);
+      expect(r.pass, `${layout} ${m} x ${n}: |err| ${r.maxAbsError} > ${r.tolerance}`).toBe(true);
     }
   }, 300_000);
 

@@ -2,7 +2,7 @@
 // calls on tiny inputs, over every schedule and both entry points, refused calls and GPU errors among them,
 // end with as many live buffers as they started with; PrefixScan.destroy releases every buffer it made.
 import { afterAll, expect, test } from 'vitest';
-import { dawnDevice } from './dawn.js';
+import { dawnDevice, newDawnDevice } from './dawn.js';
 import { spyOnDevice } from './gpu-spy.js';
 import { makeScores, makeValues } from '../cases/random.js';
 import { PrefixScan, prefixAttention, prefixAttentionLast } from '../src/ops/attention/scan.js';
@@ -99,15 +99,17 @@ test('PrefixScan.destroy releases every buffer it made (all shapes of the step g
 });
 
 test('a pipeline that fails to compile inside PrefixScan.create leaves no live buffer', async () => {
-  const original = device.createComputePipelineAsync.bind(device);
-  device.createComputePipelineAsync = () => Promise.reject(new Error('simulated compile failure'));
-  const before = spy.live.size;
+  // A device of its own: its pipeline cache is empty whatever other test files in this process compiled (the
+  // files share processes and the shared device, vitest.config.ts), so every pipeline of the create is compiled.
+  const fresh = await newDawnDevice();
+  const freshSpy = spyOnDevice(fresh);
+  fresh.createComputePipelineAsync = () => Promise.reject(new Error('simulated compile failure'));
   try {
-    // headDim 11 (3 vec4 lanes, scalar rows) on the parallel schedule: kernels no other test here compiled.
-    await expect(PrefixScan.create(device, { batch: 2, length: 5000, headDim: 11 }, { schedule: 'parallel', tilesPerChunk: 1 }))
+    await expect(PrefixScan.create(fresh, { batch: 2, length: 5000, headDim: 11 }, { schedule: 'parallel', tilesPerChunk: 1 }))
       .rejects.toThrow(/simulated compile failure/);
+    expect(freshSpy.live.size).toBe(0);
   } finally {
-    device.createComputePipelineAsync = original;
+    freshSpy.restore();
+    fresh.destroy();
   }
-  expect(spy.live.size).toBe(before);
 });

@@ -27,8 +27,10 @@ const MATVEC_WORKGROUP = 64;
 /** The blocked kernel's register block of the result (matmul_blocked.wgsl): rows x columns. */
 const BLOCK_ROWS = 32;
 const BLOCK_COLS = 16;
-/** Invocations per workgroup of the blocked kernel (a 4 x 4 grid when the result is large enough). */
-const BLOCK_WORKGROUP = 16;
+/** Invocations per workgroup of the blocked kernel, whatever the shape: SwiftShader runs a workgroup on one core
+ * and 4 invocations side by side in SIMD lanes, so 4 fill the lanes and still spread a small product (a 64 x 64
+ * weight gradient has 8 blocks) over the cores. */
+const BLOCK_WORKGROUP = 4;
 
 /** Side of the square matmul tile: 16, or less when n or k is smaller (idle invocations cost time on CPU adapters). */
 export function matmulTile(n: number, k: number): number {
@@ -102,12 +104,6 @@ function checkSpec(spec: MatmulSpec): void {
   if (spec.savePreActivation && !spec.gelu) throw new TypeError('matmul spec.savePreActivation needs gelu');
 }
 
-function pow2AtLeast(value: number, min: number, max: number): number {
-  let p = min;
-  while (p < max && p < value) p *= 2;
-  return p;
-}
-
 /** The scalar source of a (load_a) and of b (load_b), for the tiled and matvec kernels and unaligned blocks. */
 function scalarSources(spec: MatmulSpec): { a: WgslPart; b: WgslPart } {
   return {
@@ -149,15 +145,9 @@ export function planMatmul(spec: MatmulSpec, device: PlanLimits): Dispatch<Matmu
     kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matvec], constants: { ...flags, MV_ROWS: MATVEC_ROWS, WORKGROUP_SIZE: MATVEC_WORKGROUP } };
     workgroups = [Math.ceil(spec.n / MATVEC_WORKGROUP), 1, 1];
   } else if (variant === 'blocked') {
-    const colBlocks = Math.ceil(spec.n / BLOCK_COLS);
-    // Small products (a weight gradient of 64 x 64 has 8 blocks) in workgroups of 4, so that they are still
-    // spread over the CPU's cores (SwiftShader runs a workgroup on one core).
-    const blocks = colBlocks * Math.ceil(spec.m / BLOCK_ROWS);
-    const size = blocks >= 4 * BLOCK_WORKGROUP ? BLOCK_WORKGROUP : 4;
-    const wgX = pow2AtLeast(colBlocks, 1, 4);
-    const wgY = Math.max(1, size / wgX);
-    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { ...flags, MM_WG_X: wgX, MM_WG_Y: wgY } };
-    workgroups = [Math.ceil(colBlocks / wgX), Math.ceil(Math.ceil(spec.m / BLOCK_ROWS) / wgY), 1];
+    const groups = Math.ceil((Math.ceil(spec.n / BLOCK_COLS) * Math.ceil(spec.m / BLOCK_ROWS)) / BLOCK_WORKGROUP);
+    kernel = { parts: [wgsl.matmulParams, ...tileParts(spec), ...epilogue, wgsl.matmulBlocked], constants: { ...flags, WORKGROUP_SIZE: BLOCK_WORKGROUP } };
+    workgroups = [Math.min(groups, maxGroups), Math.ceil(groups / maxGroups), 1];
   } else {
     const tile = matmulTile(spec.n, spec.k);
     kernel = { parts: [wgsl.matmulParams, scalar.a, scalar.b, ...epilogue, wgsl.matmul], constants: { ...flags, MM_TILE: tile, MM_WORK, MM_ROWS: tile * MM_WORK } };
@@ -186,9 +176,11 @@ export class MatmulOp {
 
   /** Compiles (or takes from the per-device cache) the kernel for `spec` and makes its uniform. `cpu` picks the
    * kernel family (default: isCpuAdapter(device)); tests pass both to check both. */
-  static async create(device: GPUDevice, spec: MatmulSpec, cpu: boolean = isCpuAdapter(device)): Promise<MatmulOp> {
+  /** `limits` defaults to the device's; a test passes a lower maxComputeWorkgroupsPerDimension to run the blocked
+   * kernel's second grid dimension on a small product. */
+  static async create(device: GPUDevice, spec: MatmulSpec, cpu: boolean = isCpuAdapter(device), limits: PlanLimits['limits'] = device.limits): Promise<MatmulOp> {
     checkSpec(spec);
-    const dispatches = spec.m === 0 || spec.n === 0 ? [] : [planMatmul(spec, { limits: device.limits, cpu })];
+    const dispatches = spec.m === 0 || spec.n === 0 ? [] : [planMatmul(spec, { limits, cpu })];
     const prepared = await PreparedPlan.create(device, { dispatches, scratch: {}, optional: [] }, 'aaren matmul');
     return new MatmulOp({ ...spec }, matmulVariant(spec, cpu), prepared);
   }

@@ -11,7 +11,10 @@
 // Composed with: matmul_params, a tile_a part, a tile_b part, gelu, matmul_output (its epilogue specialised by
 // constants). The stores stay scalar, in loops: an unrolled vec4 epilogue (32 blocks x 4 rows inlined) measured
 // about as fast and took several times longer to compile on SwiftShader.
-// Needs `const MM_WG_X`, `const MM_WG_Y` (the workgroup: invocations along columns and rows of blocks).
+// Needs `const WORKGROUP_SIZE`. The blocks are numbered row-major over the result (column blocks fastest) and the
+// invocations take them in order, WORKGROUP_SIZE per workgroup along x and rows of workgroups along y, so one
+// pipeline serves every shape: a workgroup size chosen per shape made a pipeline per shape, each compiled for
+// seconds on SwiftShader. One u32 division per invocation, against k / 4 steps of 32 matrix products.
 //
 // Block convention (column-major WGSL matrices): tile_a(row0, k0) = A^T of the 4 x 4 block of a at (row0, k0), i.e.
 // column i holds a(row0 + i, k0..k0+3); tile_b(col0, k0) = B^T of the block of b at (k0, col0), column kk holding
@@ -30,11 +33,13 @@ fn store_block(row0: u32, col0: u32, c: mat4x4<f32>) {
   }
 }
 
-@compute @workgroup_size(MM_WG_X, MM_WG_Y)
-fn main(@builtin(global_invocation_id) id: vec3<u32>) {
-  let col0 = id.x * 16u;
-  let row0 = id.y * 32u;
-  if (col0 >= params.n || row0 >= params.m) {
+@compute @workgroup_size(WORKGROUP_SIZE)
+fn main(@builtin(global_invocation_id) id: vec3<u32>, @builtin(num_workgroups) groups: vec3<u32>) {
+  let col_blocks = (params.n + 15u) / 16u;
+  let block_index = id.y * groups.x * WORKGROUP_SIZE + id.x;
+  let col0 = (block_index % col_blocks) * 16u;
+  let row0 = (block_index / col_blocks) * 32u;
+  if (row0 >= params.m) {
     return;
   }
   var c00 = mat4x4<f32>(); var c01 = mat4x4<f32>(); var c02 = mat4x4<f32>(); var c03 = mat4x4<f32>();
