@@ -11,6 +11,9 @@ export interface AdapterSummary {
   features: string[];
   subgroupMinSize?: number;
   subgroupMaxSize?: number;
+  /** The device's maxStorageBuffersPerShaderStage: the page leaves it at WebGPU's default, 8, so every case runs
+   * under the binding limit a device made by another library may have. */
+  storageBuffersPerStage?: number;
 }
 
 declare global {
@@ -44,7 +47,8 @@ function readOptions(): CaseOptions {
   };
 }
 
-// Ask for the adapter's full limits, not the defaults: big test buffers and workgroups need them.
+// Ask for the adapter's full limits, not the defaults: big test buffers and workgroups need them. Not the storage
+// buffers per stage: WebGPU's default of 8 is what the kernels must fit (test/browser.test.ts checks it).
 const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
@@ -72,6 +76,7 @@ async function getDevice(): Promise<GPUDevice> {
     ...(info.subgroupMaxSize !== undefined ? { subgroupMaxSize: info.subgroupMaxSize } : {}),
   };
   const device = await adapter.requestDevice({ requiredFeatures: features, requiredLimits });
+  window.__aarenAdapter.storageBuffersPerStage = device.limits.maxStorageBuffersPerShaderStage;
   // Validation errors outside an error scope would otherwise only show as console warnings.
   device.addEventListener('uncapturederror', (ev) => {
     const msg = (ev as GPUUncapturedErrorEvent).error.message;

@@ -15,6 +15,8 @@ describe('headless Chromium', () => {
       expect(performance.now() - started).toBeGreaterThan(3 * TINY_PROTOCOL_TIMEOUT_MS);
       const where = `adapter: ${adapter?.vendor ?? '?'} ${adapter?.architecture ?? '?'} ${adapter?.description ?? ''}`;
       expect(results.length, `no cases ran (${where})`).toBeGreaterThan(0);
+      // Every case, the training ones among them, ran under WebGPU's default binding limit, enforced by Dawn.
+      expect(adapter?.storageBuffersPerStage, where).toBe(8);
       const failing = results
         .filter((r) => !r.pass)
         .map((r) => `${r.kernel} [${r.shape}]: maxAbs=${r.maxAbsError} maxRel=${r.maxRelError} tol=${r.tolerance}` +
