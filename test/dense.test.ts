@@ -86,7 +86,8 @@ describe('dense kernels on Dawn vs float64', () => {
     const device = await dawnDevice();
     const limits = { maxComputeWorkgroupsPerDimension: 3 } as GPUSupportedLimits;
     // 70 x 36: 3 x 3 blocks in 3 workgroups of 4 (one grid row, 3 idle invocations); 200 x 50: 7 x 4 blocks in
-    // 7 workgroups (3 x 3 grid, 2 idle workgroups past the end); both layouts of a.
+    // 7 workgroups (3 x 3 grid, 2 idle workgroups past the end); a's tiles by rows, by columns and (k = 9) by
+    // scalar loads, b's by rows and by scalar loads.
     for (const [layout, m, n, k] of [['NN', 70, 36, 20], ['TN', 200, 50, 12], ['NT', 200, 52, 9]] as const) {
       const r = await checkMatmul(device, denseMatmulSpec(layout, m, n, k), true, 77, limits);
       expect(r.pass, `${layout} ${m} x ${n}: |err| ${r.maxAbsError} > ${r.tolerance}`).toBe(true);

@@ -175,9 +175,9 @@ export class MatmulOp {
   private constructor(readonly spec: Readonly<MatmulSpec>, readonly variant: MatmulVariant, private readonly prepared: PreparedPlan<MatmulSlot>) {}
 
   /** Compiles (or takes from the per-device cache) the kernel for `spec` and makes its uniform. `cpu` picks the
-   * kernel family (default: isCpuAdapter(device)); tests pass both to check both. */
-  /** `limits` defaults to the device's; a test passes a lower maxComputeWorkgroupsPerDimension to run the blocked
-   * kernel's second grid dimension on a small product. */
+   * kernel family (default: isCpuAdapter(device)); tests pass both to check both. `limits` defaults to the
+   * device's; a test passes a lower maxComputeWorkgroupsPerDimension to run the blocked kernel's second grid
+   * dimension on a small product. */
   static async create(device: GPUDevice, spec: MatmulSpec, cpu: boolean = isCpuAdapter(device), limits: PlanLimits['limits'] = device.limits): Promise<MatmulOp> {
     checkSpec(spec);
     const dispatches = spec.m === 0 || spec.n === 0 ? [] : [planMatmul(spec, { limits, cpu })];
